@@ -1,0 +1,30 @@
+"""Two small middlewares that sit outside everything else."""
+
+from django.conf import settings
+from django.http import JsonResponse
+
+
+def served_by(get_response):
+    """Every response says which instance answered: X-Served-By: <INSTANCE_ID>."""
+
+    def middleware(request):
+        response = get_response(request)
+        response["X-Served-By"] = settings.INSTANCE_ID
+        return response
+
+    return middleware
+
+
+def healthz(get_response):
+    """GET /healthz: 200 without touching the session, the database or ALLOWED_HOSTS.
+
+    The ALB health checker sends ``Host: <target IP>``; answering before host validation
+    keeps that from turning into a 400 while ALLOWED_HOSTS stays strict for everything else.
+    """
+
+    def middleware(request):
+        if request.path == "/healthz":
+            return JsonResponse({"status": "ok", "instance": settings.INSTANCE_ID})
+        return get_response(request)
+
+    return middleware

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login", views.login, name="login"),
+    path("session", views.session, name="session"),
+    path("logout", views.logout, name="logout"),
+]

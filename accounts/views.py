@@ -1,0 +1,85 @@
+"""The seed's JSON API (login, session, logout), a small web page, and JSON error pages."""
+
+from dataclasses import asdict
+from functools import wraps
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+
+from . import services
+from .validation import InvalidInput, parse_user_info, read_json_body
+
+
+def error(message, status):
+    return JsonResponse({"error": message}, status=status)
+
+
+def allow(method):
+    """Like require_http_methods, but the 405 is JSON like every other error."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method != method and not (method == "GET" and request.method == "HEAD"):
+                response = error(f"Method {request.method} not allowed; use {method}.", 405)
+                response["Allow"] = method
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+# No CSRF token for API clients (curl, Postman), yet a cross-site HTML form cannot log anyone
+# in: forms cannot send application/json, a cross-site fetch with it needs a CORS preflight we
+# never grant, and the session cookie is SameSite=Lax.
+@csrf_exempt
+@allow("POST")
+def login(request):
+    try:
+        user_info = parse_user_info(read_json_body(request))
+    except InvalidInput as exc:
+        return error(exc.message, exc.status)
+    services.log_in(session=request.session, user_info=user_info)
+    return JsonResponse(asdict(user_info))
+
+
+@allow("GET")
+def session(request):
+    return JsonResponse(asdict(services.get_user_info(session=request.session)))
+
+
+@csrf_exempt
+@allow("POST")
+def logout(request):
+    services.log_out(session=request.session)
+    return JsonResponse(asdict(services.UserInfo()))
+
+
+@allow("GET")
+def home(request):
+    context = {
+        "instance": settings.INSTANCE_ID,
+        "engine": settings.SESSION_ENGINE,
+        "user_info": services.get_user_info(session=request.session),
+    }
+    return render(request, "accounts/home.html", context)
+
+
+def bad_request(request, exception=None):
+    return error("Bad request.", 400)
+
+
+def forbidden(request, exception=None):
+    return error("Forbidden.", 403)
+
+
+def not_found(request, exception=None):
+    return error("Not found.", 404)
+
+
+def server_error(request):
+    return error("Internal server error.", 500)

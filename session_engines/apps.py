@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SessionEnginesConfig(AppConfig):
+    name = "session_engines"
+    verbose_name = "Session engines"

@@ -1,0 +1,66 @@
+"""Django's SessionMiddleware, plus: a store outage is a 503 JSON answer with Retry-After.
+
+Never a 500 page, and never a silent new session that logs the user out: the request fails
+as a whole, and the client retries. Replace ``django.contrib.sessions.middleware.
+SessionMiddleware`` with ``session_engines.middleware.SessionMiddleware`` in MIDDLEWARE.
+
+Settings: SESSION_STORE_RETRY_AFTER (seconds, default 2).
+"""
+
+import logging
+from functools import cache
+
+from django.conf import settings
+from django.contrib.sessions import middleware
+from django.http import JsonResponse
+from django.utils.module_loading import import_string
+
+from .exceptions import SessionStoreUnavailable
+
+logger = logging.getLogger("session_engines")
+
+# The stores' own "unavailable" errors, for engines that are not ours (Django's cache engine
+# on django-redis, Django's db engine). Imported only if installed.
+FOREIGN_UNAVAILABLE = (
+    "django_redis.exceptions.ConnectionInterrupted",
+    "redis.exceptions.ConnectionError",
+    "redis.exceptions.TimeoutError",
+    "redis.exceptions.ReadOnlyError",
+    "django.db.utils.OperationalError",
+)
+
+
+@cache
+def unavailable_errors():
+    errors = [SessionStoreUnavailable]
+    for path in FOREIGN_UNAVAILABLE:
+        try:
+            errors.append(import_string(path))
+        except ImportError:
+            pass
+    return tuple(errors)
+
+
+def store_unavailable_response(exc):
+    logger.error("session store unavailable: %r", exc)
+    retry_after = getattr(settings, "SESSION_STORE_RETRY_AFTER", 2)
+    response = JsonResponse(
+        {"error": "The session store is unavailable. Retry shortly."}, status=503
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+class SessionMiddleware(middleware.SessionMiddleware):
+    def process_exception(self, request, exception):
+        # A load (or save) inside the view failed.
+        if isinstance(exception, unavailable_errors()):
+            return store_unavailable_response(exception)
+        return None
+
+    def process_response(self, request, response):
+        # The save after the view failed: nothing was written, tell the client to retry.
+        try:
+            return super().process_response(request, response)
+        except unavailable_errors() as exc:
+            return store_unavailable_response(exc)

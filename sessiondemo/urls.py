@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+]
+
+handler400 = "accounts.views.bad_request"
+handler403 = "accounts.views.forbidden"
+handler404 = "accounts.views.not_found"
+handler500 = "accounts.views.server_error"

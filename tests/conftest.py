@@ -1,0 +1,81 @@
+"""Shared fixtures: real servers started per test session, and the engine parametrisation.
+
+Like django-redis's tests: every test that takes ``engine`` runs once per settings module,
+so a new engine inherits the whole suite by adding its name to ENGINES.
+"""
+
+import importlib
+
+import pytest
+from django.test import Client
+
+from harness.servers import redis_server
+
+ENGINES = ["local", "redis", "dynamodb"]
+# What an engine's settings module may set differently from base.
+ENGINE_SETTINGS = ("SESSION_ENGINE", "SESSION_CACHE_ALIAS")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real redis-server on a free loopback port (never the machine's own on 6379)."""
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto in-process, with fake credentials so nothing can reach real AWS."""
+    from moto import mock_aws
+
+    from session_engines import dynamodb
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    dynamodb._clients.clear()  # clients must be created inside the mock
+    with mock_aws():
+        yield
+    dynamodb._clients.clear()
+
+
+@pytest.fixture
+def dynamodb_table(aws, settings):
+    from session_engines import dynamodb
+
+    settings.SESSION_DYNAMODB = {"TABLE_NAME": "test-sessions", "REGION_NAME": "us-east-1"}
+    dynamodb.get_client().create_table(
+        TableName="test-sessions",
+        KeySchema=[{"AttributeName": dynamodb.KEY_ATTRIBUTE, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": dynamodb.KEY_ATTRIBUTE, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return "test-sessions"
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, settings, db):
+    """Apply one engine's settings module (what it sets differently) and its store."""
+    module = importlib.import_module(f"sessiondemo.settings.{request.param}")
+    for name in ENGINE_SETTINGS:
+        if hasattr(module, name):
+            setattr(settings, name, getattr(module, name))
+    if request.param.startswith("redis"):
+        url = request.getfixturevalue("redis_url")
+        settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": url}}
+        from django_redis import get_redis_connection
+
+        get_redis_connection("sessions").flushdb()
+    if request.param == "dynamodb":
+        request.getfixturevalue("dynamodb_table")
+    return request.param
+
+
+@pytest.fixture
+def client():
+    """The test client as the ALB calls us: over HTTPS, said by X-Forwarded-Proto."""
+    return Client(headers={"X-Forwarded-Proto": "https"})
