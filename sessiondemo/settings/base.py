@@ -174,3 +174,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# The per-user session index (session_engines) finds the user id here in the session dict.
+SESSION_USER_ID_PATH = "userInfo.userId"
