@@ -1,0 +1,51 @@
+"""The session model of ``session_engines.db``: Django's, keyed by a digest, indexed by user."""
+
+from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
+from django.db import models
+
+from .operators import session_id
+from .users import user_id_of
+
+# Longer user ids are not indexed (the column stays NULL); accounts caps them at 150 chars.
+USER_ID_MAX_LENGTH = 255
+
+
+class SessionManager(BaseSessionManager):
+    def save(self, session_key, session_dict, expire_date):
+        """Django's ``Session.objects.save()``, keyed by the digest and indexed by user."""
+        s = self.model(
+            session_key=session_id(session_key),
+            session_data=self.encode(session_dict),
+            expire_date=expire_date,
+            user_id=self.model.indexed_user_id(session_dict),
+        )
+        if session_dict:
+            s.save()
+        else:
+            s.delete()  # Clear sessions with no data.
+        return s
+
+
+class Session(AbstractBaseSession):
+    # The SHA-256 hex digest of the session key: a leaked table holds no live credential.
+    session_key = models.CharField("SHA-256 of the session key", max_length=64, primary_key=True)
+    # The per-user index: SESSION_USER_ID_PATH's value, kept by every save.
+    user_id = models.CharField(
+        "user id", max_length=USER_ID_MAX_LENGTH, null=True, blank=True, db_index=True
+    )
+
+    objects = SessionManager()
+
+    class Meta(AbstractBaseSession.Meta):
+        db_table = "session_engines_session"
+
+    @staticmethod
+    def indexed_user_id(session_dict):
+        user_id = user_id_of(session_dict)
+        return user_id if user_id is not None and len(user_id) <= USER_ID_MAX_LENGTH else None
+
+    @classmethod
+    def get_session_store_class(cls):
+        from .db import SessionStore
+
+        return SessionStore
