@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("session_engines.urls")),
 ]
 
 handler400 = "accounts.views.bad_request"

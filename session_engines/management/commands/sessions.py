@@ -1,0 +1,94 @@
+"""``manage.py sessions list|show|revoke``: the admin's session pages, from a shell.
+
+    sessions list [--user ID] [--limit N]   live sessions (all, or one user's), at most N
+    sessions show ID                         one session, its data decoded
+    sessions revoke ID                       end one session
+    sessions revoke --user ID                end all of one user's sessions
+
+IDs are the sessions' non-secret ids (SHA-256 of the key); no output ever holds a raw key.
+"""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ...middleware import unavailable_errors
+from ...operators import UserIndexUnavailable, get_operator
+from ...users import user_name_of
+
+ID_HELP = "a session id, as `sessions list` shows it (the SHA-256 of the key)"
+
+
+class Command(BaseCommand):
+    help = "List, show and revoke sessions, whatever the session engine."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True)
+        listing = actions.add_parser("list", help="list live sessions")
+        listing.add_argument("--user", help="only this user's sessions (needs a user index)")
+        listing.add_argument("--limit", type=int, default=100, help="at most N (default 100)")
+        show = actions.add_parser("show", help="show one session, data decoded")
+        show.add_argument("id", help=ID_HELP)
+        revoke = actions.add_parser("revoke", help="end one session, or a user's every session")
+        target = revoke.add_mutually_exclusive_group(required=True)
+        target.add_argument("id", nargs="?", help=ID_HELP)
+        target.add_argument("--user", help="end all of this user's sessions")
+
+    def handle(self, *args, action, **options):
+        operator = get_operator()
+        try:
+            getattr(self, action)(operator, **options)
+        except UserIndexUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        except unavailable_errors() as exc:
+            raise CommandError(f"The session store is unavailable: {exc}") from exc
+
+    def list(self, operator, *, user=None, limit=100, **options):
+        if limit < 1:
+            raise CommandError("--limit must be at least 1.")
+        records = operator.for_user(user)[:limit] if user else self.first(operator, limit)
+        for record in records:
+            self.stdout.write(
+                "  ".join(
+                    [
+                        record.id,
+                        record.user_id or "-",
+                        user_name_of(record.data) or "-",
+                        record.expires.isoformat() if record.expires else "-",
+                        f"{record.size}B",
+                    ]
+                )
+            )
+        self.stdout.write(f"{len(records)} session(s).")
+
+    def first(self, operator, limit):
+        records, cursor = [], None
+        while len(records) < limit:
+            page = operator.list(cursor=cursor, limit=min(limit - len(records), 500))
+            records += page.records
+            cursor = page.cursor
+            if cursor is None:
+                break
+        return records[:limit]
+
+    def show(self, operator, *, id, **options):
+        record = self.found(operator.get(id), id)
+        self.stdout.write(f"id       {record.id}")
+        self.stdout.write(f"userId   {record.user_id or '-'}")
+        self.stdout.write(f"userNm   {user_name_of(record.data) or '-'}")
+        self.stdout.write(f"expires  {record.expires.isoformat() if record.expires else '-'}")
+        self.stdout.write(f"size     {record.size} bytes")
+        self.stdout.write(json.dumps(record.data, indent=2, sort_keys=True, default=str))
+
+    def revoke(self, operator, *, id=None, user=None, **options):
+        if user:
+            ended = operator.delete_for_user(user)
+            self.stdout.write(f"Ended {ended} session(s) of user {user}.")
+        else:
+            self.found(operator.delete(id), id)
+            self.stdout.write(f"Ended session {id}.")
+
+    def found(self, result, id):
+        if not result:
+            raise CommandError(f"No live session with id {id}.")
+        return result

@@ -1,0 +1,71 @@
+"""A user's own sessions, as JSON: ``GET /sessions`` and ``POST /logout-everywhere``.
+
+The caller is whoever SESSION_USER_ID_PATH names in their session; nothing else is trusted.
+Answers: 401 without a user in the session; 501 when the engine keeps no per-user index
+(Django's cache-backed engine), changing nothing; 503 from the middleware when the store is
+down. Include ``session_engines.urls`` in the project's URLconf.
+"""
+
+from functools import wraps
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .operators import UserIndexUnavailable, get_operator, session_id
+from .users import user_id_of
+
+
+def error(message, status, **headers):
+    return JsonResponse({"error": message}, status=status, headers=headers)
+
+
+def signed_in(method):
+    """Only ``method`` (405 otherwise), only with a user id in the session (401 otherwise)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request):
+            allowed = {method, "HEAD"} if method == "GET" else {method}
+            if request.method not in allowed:
+                return error(f"Method {request.method} not allowed; use {method}.", 405, Allow=method)
+            user_id = user_id_of(dict(request.session.items()))
+            if user_id is None:
+                return error("Not logged in.", 401)
+            try:
+                return view(request, user_id)
+            except UserIndexUnavailable as exc:
+                return error(str(exc), 501)
+
+        return wrapper
+
+    return decorator
+
+
+@signed_in("GET")
+def sessions(request, user_id):
+    current = session_id(request.session.session_key)
+    records = get_operator().for_user(user_id)
+    return JsonResponse(
+        {
+            "userId": user_id,
+            "sessions": [
+                {
+                    "id": record.id,
+                    "current": record.id == current,
+                    "expires": record.expires,
+                    "size": record.size,
+                }
+                for record in records
+            ],
+        }
+    )
+
+
+# Same CSRF stance as the seed's /logout: POST only, and the session cookie is SameSite=Lax,
+# so a cross-site form or fetch arrives without it and ends nothing.
+@csrf_exempt
+@signed_in("POST")
+def logout_everywhere(request, user_id):
+    ended = get_operator().delete_for_user(user_id)  # this session too, and every instance's
+    request.session.flush()  # and the cookie goes
+    return JsonResponse({"userId": user_id, "ended": ended})
