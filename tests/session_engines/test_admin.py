@@ -1,0 +1,160 @@
+"""The admin's session pages, on every engine with an operator (Django test client, staff)."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+
+from session_engines import admin_views
+from session_engines.operators import session_id
+
+from .test_operators import (
+    INDEXED_ENGINES,
+    NOBODY,
+    OPERATOR_ENGINES,
+    UNINDEXED_ENGINES,
+    engines,
+    ids_of,
+    key_of,
+    logged_in,  # noqa: F401 (a fixture)
+    new_client,
+    user_info,
+)
+
+LIST = "/admin/sessions/"
+ID = re.compile(r"/admin/sessions/([0-9a-f]{64})/")
+
+
+@pytest.fixture(autouse=True)
+def no_static_manifest(settings):
+    """Admin pages link static files; the manifest exists only after collectstatic."""
+    static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": static}
+
+
+@pytest.fixture
+def staff(engine):
+    user = User.objects.create_user("operator", password="not-used", is_staff=True)
+    client = new_client()
+    client.force_login(user)
+    return client
+
+
+def page(client, url, **kwargs):
+    response = client.get(url, **kwargs)
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def raw_keys(logged_in, staff):
+    """Every live session key (read before any is ended: ending one clears its cookie)."""
+    return [key_of(client) for client in (staff, *sum(logged_in.values(), []))]
+
+
+def assert_no_raw_key(text, keys):
+    assert keys and all(len(key) >= 32 and key not in text for key in keys)
+
+
+@engines(OPERATOR_ENGINES)
+def test_list_open_and_delete_one(logged_in, staff):
+    keys = raw_keys(logged_in, staff)
+    index = page(staff, "/admin/")
+    assert f'href="{LIST}"' in index
+    listing = page(staff, LIST)
+    for user, clients in logged_in.items():
+        assert user in listing
+        for client in clients:
+            assert session_id(key_of(client)) in listing
+    assert "Alice Kim" in listing and "Bob Lee" in listing
+    bob = logged_in["bob"][0]
+    bob_id = session_id(key_of(bob))
+    detail = page(staff, f"{LIST}{bob_id}/")
+    assert "Bob Lee" in detail and "userInfo" in detail and bob_id in detail
+    response = staff.post(f"{LIST}{bob_id}/delete/", follow=True)
+    assert response.redirect_chain[-1][0] == LIST
+    assert "ended" in response.content.decode()
+    assert user_info(bob) == NOBODY
+    assert bob_id not in page(staff, LIST)
+    assert staff.get(f"{LIST}{bob_id}/").status_code == 404
+    for text in (index, listing, detail, response.content.decode()):
+        assert_no_raw_key(text, keys)
+
+
+@engines(INDEXED_ENGINES)
+def test_log_a_user_out_everywhere(logged_in, staff):
+    keys = raw_keys(logged_in, staff)
+    alice = logged_in["alice"]
+    filtered = page(staff, LIST, data={"user": "alice"})
+    assert set(ID.findall(filtered)) == ids_of(alice)
+    response = staff.post(f"{LIST}logout-everywhere/", {"user": "alice"}, follow=True)
+    text = response.content.decode()
+    assert "Logged alice out everywhere: 2 session(s) ended." in text
+    assert not ID.findall(text)  # alice has none left
+    assert all(user_info(client) == NOBODY for client in alice)
+    assert user_info(logged_in["carol"][0])["userId"] == "carol"
+    assert_no_raw_key(text, keys)
+
+
+@engines(UNINDEXED_ENGINES)
+def test_admin_says_plainly_the_engine_cannot_index_users(logged_in, staff):
+    listing = page(staff, LIST)
+    assert "This session engine cannot index sessions by user" in listing
+    assert "no per-user index" in page(staff, LIST, data={"user": "alice"})
+    response = staff.post(f"{LIST}logout-everywhere/", {"user": "alice"}, follow=True)
+    assert "cannot index sessions by user" in response.content.decode()
+    assert all(user_info(client)["userId"] == "alice" for client in logged_in["alice"])
+
+
+@engines(OPERATOR_ENGINES)
+def test_pages_walk_every_session_exactly_once(logged_in, staff, monkeypatch):
+    monkeypatch.setattr(admin_views, "PAGE_SIZE", 2)
+    ids, url, pages = [], LIST, 0
+    while url:
+        text = page(staff, url if url.startswith("/") else LIST + url)
+        ids += ID.findall(text)
+        pages += 1
+        found = re.search(r'href="(\?cursor=[^"]+)" rel="next"', text)
+        url = found and found.group(1).replace("&amp;", "&")
+    assert pages > 1
+    assert len(ids) == len(set(ids))
+    expected = ids_of(client for clients in logged_in.values() for client in clients)
+    assert set(ids) == expected | {session_id(key_of(staff))}
+
+
+@engines(OPERATOR_ENGINES)
+def test_no_admin_page_for_anyone_but_staff(logged_in):
+    bob = logged_in["bob"][0]
+    bob_id = session_id(key_of(bob))
+    member = new_client()
+    member.force_login(User.objects.create_user("member", password="not-used"))
+    for client in (new_client(), member, bob):
+        for url in (LIST, f"{LIST}{bob_id}/"):
+            response = client.get(url)
+            assert response.status_code == 302 and "/admin/login/" in response["Location"]
+        assert client.post(f"{LIST}{bob_id}/delete/").status_code == 302
+        assert client.post(f"{LIST}logout-everywhere/", {"user": "bob"}).status_code == 302
+    assert user_info(bob)["userId"] == "bob"
+
+
+@engines(["local"])
+def test_changes_need_post_with_a_csrf_token(logged_in, staff):
+    bob = logged_in["bob"][0]
+    bob_id = session_id(key_of(bob))
+    assert staff.get(f"{LIST}{bob_id}/delete/").status_code == 405
+    strict = new_client(enforce_csrf_checks=True)
+    strict.cookies = staff.cookies
+    assert strict.post(f"{LIST}{bob_id}/delete/").status_code == 403
+    assert strict.post(f"{LIST}logout-everywhere/", {"user": "bob"}).status_code == 403
+    assert user_info(bob)["userId"] == "bob"
+
+
+@engines(["local"])
+def test_missing_user_or_id(logged_in, staff):
+    response = staff.post(f"{LIST}logout-everywhere/", {"user": " "}, follow=True)
+    assert "Give the user id" in response.content.decode()
+    assert staff.get(f"{LIST}not-an-id/").status_code == 404
+
+
+@engines(["redis"])
+def test_bad_cursor_is_a_400(engine, staff):
+    assert staff.get(LIST, {"cursor": "nope"}).status_code == 400

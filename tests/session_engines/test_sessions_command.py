@@ -1,0 +1,82 @@
+"""``manage.py sessions list|show|revoke``, on every engine with an operator."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from session_engines.operators import session_id
+
+from .test_operators import (
+    INDEXED_ENGINES,
+    NOBODY,
+    OPERATOR_ENGINES,
+    UNINDEXED_ENGINES,
+    engines,
+    ids_of,
+    key_of,
+    logged_in,  # noqa: F401 (a fixture)
+    user_info,
+)
+from .test_middleware import redis_down  # noqa: F401 (a fixture)
+
+
+def sessions(*args):
+    out = io.StringIO()
+    call_command("sessions", *args, stdout=out)
+    return out.getvalue()
+
+
+@engines(OPERATOR_ENGINES)
+def test_list_show_revoke_one(logged_in):
+    keys = [key_of(client) for clients in logged_in.values() for client in clients]
+    listing = sessions("list")
+    assert "4 session(s)." in listing
+    assert {line.split()[0] for line in listing.splitlines()[:-1]} == {session_id(k) for k in keys}
+    assert "Alice Kim" in listing and "bob" in listing
+    assert sessions("list", "--limit", "3").endswith("3 session(s).\n")
+    bob = logged_in["bob"][0]
+    bob_id = session_id(key_of(bob))
+    shown = sessions("show", bob_id)
+    assert bob_id in shown and '"userNm": "Bob Lee"' in shown
+    revoked = sessions("revoke", bob_id)
+    assert revoked == f"Ended session {bob_id}.\n"
+    assert user_info(bob) == NOBODY
+    with pytest.raises(CommandError, match="No live session"):
+        sessions("show", bob_id)
+    with pytest.raises(CommandError, match="No live session"):
+        sessions("revoke", bob_id)
+    for output in (listing, shown, revoked):
+        assert not any(key in output for key in keys)
+
+
+@engines(INDEXED_ENGINES)
+def test_list_and_revoke_by_user(logged_in):
+    alice = logged_in["alice"]
+    listing = sessions("list", "--user", "alice")
+    assert {line.split()[0] for line in listing.splitlines()[:-1]} == ids_of(alice)
+    assert sessions("revoke", "--user", "alice") == "Ended 2 session(s) of user alice.\n"
+    assert all(user_info(client) == NOBODY for client in alice)
+    assert user_info(logged_in["carol"][0])["userId"] == "carol"
+    assert sessions("list", "--user", "alice") == "0 session(s).\n"
+
+
+@engines(UNINDEXED_ENGINES)
+def test_by_user_says_the_engine_cannot_index(logged_in):
+    for args in (("list", "--user", "alice"), ("revoke", "--user", "alice")):
+        with pytest.raises(CommandError, match="no per-user index"):
+            sessions(*args)
+    assert all(user_info(client)["userId"] == "alice" for client in logged_in["alice"])
+
+
+@engines(["local"])
+def test_bad_arguments(engine):
+    with pytest.raises(CommandError, match="at least 1"):
+        sessions("list", "--limit", "0")
+    with pytest.raises(CommandError, match="one of the arguments id --user is required"):
+        sessions("revoke")
+
+
+def test_store_outage_is_a_clear_error(redis_down):
+    with pytest.raises(CommandError, match="session store is unavailable"):
+        sessions("list")
