@@ -71,7 +71,8 @@ def session_detail(request, id):
     if record is None:
         raise Http404("No such session.")
     data = json.dumps(record.data, indent=2, sort_keys=True, default=str)
-    return render(request, "session_detail.html", f"Session {id[:12]}…", session=row(record), data=data)
+    title = f"Session {id[:12]}…"
+    return render(request, "session_detail.html", title, session=row(record), data=data)
 
 
 @require_POST

@@ -27,7 +27,8 @@ def signed_in(method):
         def wrapper(request):
             allowed = {method, "HEAD"} if method == "GET" else {method}
             if request.method not in allowed:
-                return error(f"Method {request.method} not allowed; use {method}.", 405, Allow=method)
+                message = f"Method {request.method} not allowed; use {method}."
+                return error(message, 405, Allow=method)
             user_id = user_id_of(dict(request.session.items()))
             if user_id is None:
                 return error("Not logged in.", 401)

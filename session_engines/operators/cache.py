@@ -5,13 +5,16 @@ version) around the engine's ``cache_key_prefix`` + the raw session key. This op
 them with ``SCAN ... MATCH`` (never ``KEYS``) on django-redis's own connection, reads a page's
 values and TTLs in one pipelined round trip, and shows only the digest of each key.
 
-The engine itself keeps no per-user index and cannot: it is Django's, and the cache holds
-only ``key -> session dict``. ``for_user`` and ``delete_for_user`` raise UserIndexUnavailable.
-Finding one session by its id hashes every key (a full SCAN). Like every SCAN, a key may show
-up twice if Redis resizes its keyspace mid-walk; keys present throughout appear at least once.
+Works for Django's engine (Redis keys hold the raw session key: ids are their digests, and
+finding one id hashes every key in a full SCAN) and for a subclass that keys by the digest
+(the id is then in the key). Neither keeps a per-user index, and cannot: the cache holds only
+``key -> session dict``. ``for_user`` and ``delete_for_user`` raise UserIndexUnavailable.
+Like every SCAN, a key may show up twice if Redis resizes its keyspace mid-walk; keys present
+throughout appear at least once.
 """
 
 import datetime
+import re
 
 from django.conf import settings
 from django.core.cache import caches
@@ -24,19 +27,32 @@ from django_redis.client.default import glob_escape
 from ..users import user_id_of
 from . import Page, SessionRecord, UserIndexUnavailable, session_id
 
+ID = re.compile(r"[0-9a-f]{64}")
+
 
 class CacheOperator:
     supports_user_index = False
 
     def __init__(self):
-        client = caches[settings.SESSION_CACHE_ALIAS].client
-        engine_prefix = import_string(f"{settings.SESSION_ENGINE}.SessionStore").cache_key_prefix
-        self.client = client
+        self.client = caches[settings.SESSION_CACHE_ALIAS].client
         self.redis = get_redis_connection(settings.SESSION_CACHE_ALIAS)
-        self.pattern = client.make_pattern(glob_escape(engine_prefix) + "*")
-        self.prefix = str(client.make_key(engine_prefix))
-        if str(client.make_key(engine_prefix + "k")) != self.prefix + "k":
+        # Where the engine puts a session: ask it (no I/O) for a probe key's cache key, and see
+        # whether it stores the raw key (Django's engine) or its digest (an engine of ours).
+        store_class = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+        probe = "probe" * 8
+        cache_key = store_class(probe).cache_key
+        self.hashed = cache_key.endswith(session_id(probe))
+        if not self.hashed and not cache_key.endswith(probe):
+            raise ImproperlyConfigured(f"Cannot tell where {store_class} keeps a session.")
+        engine_prefix = cache_key[: -len(session_id(probe) if self.hashed else probe)]
+        self.pattern = self.client.make_pattern(glob_escape(engine_prefix) + "*")
+        self.prefix = str(self.client.make_key(engine_prefix))
+        if str(self.client.make_key(engine_prefix + probe)) != self.prefix + probe:
             raise ImproperlyConfigured("The sessions cache's KEY_FUNCTION must end with the key.")
+
+    def _id(self, redis_key):
+        suffix = redis_key[len(self.prefix) :]
+        return suffix if self.hashed else session_id(suffix)
 
     def _scan(self, cursor, count):
         cursor, keys = self.redis.scan(cursor=cursor, match=self.pattern, count=count)
@@ -57,7 +73,7 @@ class CacheOperator:
             data = self.client.decode(value)
             records.append(
                 SessionRecord(
-                    id=session_id(key[len(self.prefix) :]),
+                    id=self._id(key),
                     user_id=user_id_of(data),
                     expires=now + datetime.timedelta(milliseconds=ttl) if ttl >= 0 else None,
                     size=len(value),
@@ -79,11 +95,15 @@ class CacheOperator:
         return Page(records=self._records(keys), cursor=str(position) if position else None)
 
     def _key(self, id):
+        if not ID.fullmatch(id):
+            return None
+        if self.hashed:  # the id is in the key: no need to look
+            return self.prefix + id
         position = 0
         while True:
             position, keys = self._scan(position, 1000)
             for key in keys:
-                if session_id(key[len(self.prefix) :]) == id:
+                if self._id(key) == id:
                     return key
             if position == 0:
                 return None

@@ -16,7 +16,7 @@ from .test_operators import (
     engines,
     ids_of,
     key_of,
-    logged_in,  # noqa: F401 (a fixture)
+    log_in_several,
     new_client,
     user_info,
 )
@@ -56,7 +56,8 @@ def assert_no_raw_key(text, keys):
 
 
 @engines(OPERATOR_ENGINES)
-def test_list_open_and_delete_one(logged_in, staff):
+def test_list_open_and_delete_one(engine, staff):
+    logged_in = log_in_several()
     keys = raw_keys(logged_in, staff)
     index = page(staff, "/admin/")
     assert f'href="{LIST}"' in index
@@ -81,7 +82,8 @@ def test_list_open_and_delete_one(logged_in, staff):
 
 
 @engines(INDEXED_ENGINES)
-def test_log_a_user_out_everywhere(logged_in, staff):
+def test_log_a_user_out_everywhere(engine, staff):
+    logged_in = log_in_several()
     keys = raw_keys(logged_in, staff)
     alice = logged_in["alice"]
     filtered = page(staff, LIST, data={"user": "alice"})
@@ -96,7 +98,8 @@ def test_log_a_user_out_everywhere(logged_in, staff):
 
 
 @engines(UNINDEXED_ENGINES)
-def test_admin_says_plainly_the_engine_cannot_index_users(logged_in, staff):
+def test_admin_says_plainly_the_engine_cannot_index_users(engine, staff):
+    logged_in = log_in_several()
     listing = page(staff, LIST)
     assert "This session engine cannot index sessions by user" in listing
     assert "no per-user index" in page(staff, LIST, data={"user": "alice"})
@@ -106,7 +109,8 @@ def test_admin_says_plainly_the_engine_cannot_index_users(logged_in, staff):
 
 
 @engines(OPERATOR_ENGINES)
-def test_pages_walk_every_session_exactly_once(logged_in, staff, monkeypatch):
+def test_pages_walk_every_session_exactly_once(engine, staff, monkeypatch):
+    logged_in = log_in_several()
     monkeypatch.setattr(admin_views, "PAGE_SIZE", 2)
     ids, url, pages = [], LIST, 0
     while url:
@@ -122,7 +126,8 @@ def test_pages_walk_every_session_exactly_once(logged_in, staff, monkeypatch):
 
 
 @engines(OPERATOR_ENGINES)
-def test_no_admin_page_for_anyone_but_staff(logged_in):
+def test_no_admin_page_for_anyone_but_staff(engine):
+    logged_in = log_in_several()
     bob = logged_in["bob"][0]
     bob_id = session_id(key_of(bob))
     member = new_client()
@@ -137,7 +142,8 @@ def test_no_admin_page_for_anyone_but_staff(logged_in):
 
 
 @engines(["local"])
-def test_changes_need_post_with_a_csrf_token(logged_in, staff):
+def test_changes_need_post_with_a_csrf_token(engine, staff):
+    logged_in = log_in_several()
     bob = logged_in["bob"][0]
     bob_id = session_id(key_of(bob))
     assert staff.get(f"{LIST}{bob_id}/delete/").status_code == 405
@@ -149,7 +155,8 @@ def test_changes_need_post_with_a_csrf_token(logged_in, staff):
 
 
 @engines(["local"])
-def test_missing_user_or_id(logged_in, staff):
+def test_missing_user_or_id(engine, staff):
+    log_in_several()
     response = staff.post(f"{LIST}logout-everywhere/", {"user": " "}, follow=True)
     assert "Give the user id" in response.content.decode()
     assert staff.get(f"{LIST}not-an-id/").status_code == 404

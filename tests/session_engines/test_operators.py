@@ -44,8 +44,7 @@ def user_info(client):
     return client.get("/session").json()
 
 
-@pytest.fixture
-def logged_in(engine):
+def log_in_several():
     """Sessions for several users: alice on two devices, bob and carol on one each."""
     return {
         "alice": [log_in("alice"), log_in("alice")],
@@ -81,7 +80,8 @@ def test_listing_pages_returns_every_session_exactly_once(engine):
 
 
 @engines(OPERATOR_ENGINES)
-def test_records_are_decoded_and_keyed_by_digest(logged_in):
+def test_records_are_decoded_and_keyed_by_digest(engine):
+    logged_in = log_in_several()
     bob = logged_in["bob"][0]
     record = get_operator().get(session_id(key_of(bob)))
     assert record.id == session_id(key_of(bob))
@@ -95,7 +95,8 @@ def test_records_are_decoded_and_keyed_by_digest(logged_in):
 
 
 @engines(OPERATOR_ENGINES)
-def test_delete_one_ends_only_that_session(logged_in):
+def test_delete_one_ends_only_that_session(engine):
+    logged_in = log_in_several()
     first, second = logged_in["alice"]
     operator = get_operator()
     assert operator.delete(session_id(key_of(first))) is True
@@ -106,13 +107,15 @@ def test_delete_one_ends_only_that_session(logged_in):
 
 
 @engines(OPERATOR_ENGINES)
-def test_unknown_id_is_none(logged_in):
+def test_unknown_id_is_none(engine):
+    log_in_several()
     assert get_operator().get("0" * 64) is None
     assert get_operator().delete("0" * 64) is False
 
 
 @engines(INDEXED_ENGINES)
-def test_user_index_lists_and_revokes_one_user(logged_in):
+def test_user_index_lists_and_revokes_one_user(engine):
+    logged_in = log_in_several()
     operator = get_operator()
     assert operator.supports_user_index is True
     alice = logged_in["alice"]
@@ -125,7 +128,8 @@ def test_user_index_lists_and_revokes_one_user(logged_in):
 
 
 @engines(INDEXED_ENGINES)
-def test_user_index_follows_userinfo_changes(logged_in):
+def test_user_index_follows_userinfo_changes(engine):
+    logged_in = log_in_several()
     operator = get_operator()
     carol = logged_in["carol"][0]
     body = json.dumps({"userId": "bob", "userNm": "Bob Lee"})
@@ -137,7 +141,8 @@ def test_user_index_follows_userinfo_changes(logged_in):
 
 
 @engines(UNINDEXED_ENGINES)
-def test_engine_without_an_index_says_so(logged_in):
+def test_engine_without_an_index_says_so(engine):
+    logged_in = log_in_several()
     operator = get_operator()
     assert operator.supports_user_index is False
     with pytest.raises(UserIndexUnavailable, match="no per-user index"):
@@ -170,3 +175,22 @@ def test_django_plain_db_engine_is_inspectable_without_an_index(db, settings):
         operator.for_user("alice")
     with pytest.raises(ValueError):
         operator.list(cursor="x")
+
+
+@engines(["redis"])
+def test_cache_operator_reads_an_engine_that_keys_by_digest(engine, settings):
+    from session_engines.operators.cache import CacheOperator
+
+    settings.SESSION_ENGINE = "tests.session_engines.digest_cache"
+    clients = [log_in(user) for user in NAMES]
+    operator = CacheOperator()
+    assert operator.hashed
+    stored = b" ".join(operator.redis.scan_iter(match="*"))
+    assert not any(key_of(client).encode() in stored for client in clients)
+    ids, _ = walk(operator, limit=2)
+    assert sorted(ids) == sorted(ids_of(clients))
+    bob = clients[1]
+    assert operator.get(session_id(key_of(bob))).user_id == "bob"
+    assert operator.delete(session_id(key_of(bob))) is True
+    assert user_info(bob) == NOBODY
+    assert operator.get("not an id") is None

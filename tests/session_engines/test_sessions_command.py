@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+from harness.servers import free_port
 from session_engines.operators import session_id
 
 from .test_operators import (
@@ -15,10 +16,9 @@ from .test_operators import (
     engines,
     ids_of,
     key_of,
-    logged_in,  # noqa: F401 (a fixture)
+    log_in_several,
     user_info,
 )
-from .test_middleware import redis_down  # noqa: F401 (a fixture)
 
 
 def sessions(*args):
@@ -28,7 +28,8 @@ def sessions(*args):
 
 
 @engines(OPERATOR_ENGINES)
-def test_list_show_revoke_one(logged_in):
+def test_list_show_revoke_one(engine):
+    logged_in = log_in_several()
     keys = [key_of(client) for clients in logged_in.values() for client in clients]
     listing = sessions("list")
     assert "4 session(s)." in listing
@@ -51,7 +52,8 @@ def test_list_show_revoke_one(logged_in):
 
 
 @engines(INDEXED_ENGINES)
-def test_list_and_revoke_by_user(logged_in):
+def test_list_and_revoke_by_user(engine):
+    logged_in = log_in_several()
     alice = logged_in["alice"]
     listing = sessions("list", "--user", "alice")
     assert {line.split()[0] for line in listing.splitlines()[:-1]} == ids_of(alice)
@@ -62,7 +64,8 @@ def test_list_and_revoke_by_user(logged_in):
 
 
 @engines(UNINDEXED_ENGINES)
-def test_by_user_says_the_engine_cannot_index(logged_in):
+def test_by_user_says_the_engine_cannot_index(engine):
+    logged_in = log_in_several()
     for args in (("list", "--user", "alice"), ("revoke", "--user", "alice")):
         with pytest.raises(CommandError, match="no per-user index"):
             sessions(*args)
@@ -77,6 +80,10 @@ def test_bad_arguments(engine):
         sessions("revoke")
 
 
-def test_store_outage_is_a_clear_error(redis_down):
+def test_store_outage_is_a_clear_error(db, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    nowhere = {**settings.CACHES["sessions"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}
+    settings.CACHES = {**settings.CACHES, "sessions": nowhere}
     with pytest.raises(CommandError, match="session store is unavailable"):
         sessions("list")

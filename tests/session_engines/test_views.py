@@ -9,6 +9,7 @@ from session_engines import views
 from session_engines.exceptions import SessionStoreUnavailable
 from session_engines.operators import session_id
 
+from .test_middleware import assert_503
 from .test_operators import (
     INDEXED_ENGINES,
     NOBODY,
@@ -17,14 +18,14 @@ from .test_operators import (
     engines,
     ids_of,
     key_of,
-    logged_in,  # noqa: F401 (a fixture)
+    log_in_several,
     user_info,
 )
-from .test_middleware import assert_503
 
 
 @engines(INDEXED_ENGINES)
-def test_sessions_lists_the_callers_own_marking_the_current_one(logged_in):
+def test_sessions_lists_the_callers_own_marking_the_current_one(engine):
+    logged_in = log_in_several()
     phone, laptop = logged_in["alice"]
     response = phone.get("/sessions")
     assert response.status_code == 200
@@ -38,7 +39,8 @@ def test_sessions_lists_the_callers_own_marking_the_current_one(logged_in):
 
 
 @engines(INDEXED_ENGINES)
-def test_logout_everywhere_ends_every_session_of_the_caller_only(logged_in):
+def test_logout_everywhere_ends_every_session_of_the_caller_only(engine):
+    logged_in = log_in_several()
     phone, laptop = logged_in["alice"]
     response = phone.post("/logout-everywhere")
     assert response.status_code == 200
@@ -51,7 +53,8 @@ def test_logout_everywhere_ends_every_session_of_the_caller_only(logged_in):
 
 
 @engines(UNINDEXED_ENGINES)
-def test_without_an_index_both_are_501_and_change_nothing(logged_in):
+def test_without_an_index_both_are_501_and_change_nothing(engine):
+    logged_in = log_in_several()
     phone, laptop = logged_in["alice"]
     for response in (phone.get("/sessions"), phone.post("/logout-everywhere")):
         assert response.status_code == 501
@@ -70,7 +73,8 @@ def test_not_logged_in_is_401(engine, client):
 
 
 @engines(["local"])
-def test_wrong_methods_are_405(logged_in):
+def test_wrong_methods_are_405(engine):
+    logged_in = log_in_several()
     alice = logged_in["alice"][0]
     response = alice.post("/sessions")
     assert response.status_code == 405 and response["Allow"] == "GET"
@@ -80,8 +84,9 @@ def test_wrong_methods_are_405(logged_in):
 
 
 @engines(["local"])
-def test_store_outage_is_503(logged_in, monkeypatch):
+def test_store_outage_is_503(engine, monkeypatch):
     """An operator that cannot reach its store raises SessionStoreUnavailable: 503, no logout."""
+    logged_in = log_in_several()
 
     class Unreachable:
         def for_user(self, user_id):
@@ -103,7 +108,10 @@ def test_session_engines_imports_no_project_app():
     for source in root.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.ImportFrom | ast.Import):
-                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [
-                    alias.name for alias in node.names
-                ]
-                assert not any(n.split(".")[0] in {"accounts", "sessiondemo"} for n in names), source
+                names = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [alias.name for alias in node.names]
+                )
+                tops = {name.split(".")[0] for name in names}
+                assert not tops & {"accounts", "sessiondemo"}, source
