@@ -177,3 +177,5 @@ LOGGING = {
 
 # The per-user session index (session_engines) finds the user id here in the session dict.
 SESSION_USER_ID_PATH = "userInfo.userId"
+# ... and the name operators see (admin, `manage.py sessions`) here.
+SESSION_USER_NAME_PATH = "userInfo.userNm"

@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.sessions.backends.base import UpdateError
 from django.db import connection
 from django.test import Client
@@ -111,4 +112,16 @@ def test_no_more_round_trips_than_djangos_db_engine(db, settings, django_assert_
     with django_assert_max_num_queries(1):
         send(client, *STEPS[-1])
     assert send(client, "/session", None).json() == {"userId": None, "userNm": None}
+    assert not Session.objects.exists()
+
+
+def test_async_api_keys_by_digest_too(transactional_db):
+    store = SessionStore()
+    async_to_sync(store.aset)("userInfo", ALICE)
+    async_to_sync(store.asave)()
+    key = store.session_key
+    assert Session.objects.get().session_key == session_id(key)
+    assert async_to_sync(store.aexists)(key)
+    assert async_to_sync(SessionStore(key).aload)() == {"userInfo": ALICE}
+    async_to_sync(store.adelete)()
     assert not Session.objects.exists()
