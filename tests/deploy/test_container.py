@@ -21,7 +21,9 @@ from tests.deploy import ROOT
 from tests.deploy.dockerfile import env, exec_form, final_stage, healthcheck_command, instructions
 from tests.deploy.dockerfile import one
 
-ALB_HOST = "sessiondemo-alb-123.us-east-1.elb.amazonaws.com"  # only ever a Host header
+# Only ever Host headers. The ALB's DNS name has capitals; browsers send it lower-cased.
+ALB_DNS_NAME = "sessi-LoadB-1A2B3C4D5E6F-1234567890.us-east-1.elb.amazonaws.com"
+ALB_HOST = ALB_DNS_NAME.lower()
 TARGET_IP_HOST = "10.42.0.17:8080"  # what the ALB's health checker sends as Host
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
 NOBODY = {"userId": None, "userNm": None}
@@ -69,7 +71,7 @@ def container(tmp_path, static_root, app=None, **extra):
         # What the task definition sets (deploy/sessiondemo.yaml), for loopback:
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": get_random_secret_key(),
-        "DJANGO_ALLOWED_HOSTS": ALB_HOST,
+        "DJANGO_ALLOWED_HOSTS": ALB_DNS_NAME,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "DJANGO_STATIC_ROOT": str(static_root),
         "INSTANCE_ID": "container-test",
