@@ -76,20 +76,15 @@ def record_calls(client):
     return calls
 
 
-def exercise_engine():
-    """A session's whole life, as the app and the operators' commands drive it."""
+def exercise_engine(client):
+    """A session's whole life: the seed's requests through the middleware, the store's own
+    API, and what operators run (clearsessions)."""
     from session_engines.dynamodb import SessionStore
 
-    store = SessionStore()
-    store["userInfo"] = ALICE
-    store.save()  # create
-    key = store.session_key
-    loaded = SessionStore(key)
-    assert loaded["userInfo"] == ALICE  # load
-    loaded["visits"] = 1
-    loaded.save()  # update
+    assert client.post("/login", ALICE, content_type="application/json").json() == ALICE
+    assert client.get("/session").json() == ALICE
+    key = client.cookies["sessionid"].value
     assert SessionStore().exists(key)
-    loaded.cycle_key()  # as login does: a new key, the old record deleted
 
     stale = SessionStore()
     stale["userInfo"] = {"userId": "bob", "userNm": "Bob"}
@@ -99,8 +94,8 @@ def exercise_engine():
     assert not SessionStore().exists(stale.session_key)
 
     exercise_operator()
-    loaded.delete()
-    assert SessionStore(loaded.session_key).load() == {}
+    assert client.post("/logout").status_code == 200
+    assert not SessionStore().exists(key)
 
 
 def exercise_operator():
@@ -120,12 +115,12 @@ def exercise_operator():
 
 
 @pytest.fixture
-def recorded_calls(aws, settings):
+def recorded_calls(aws, settings, client):
     settings.SESSION_ENGINE = "session_engines.dynamodb"
     settings.SESSION_DYNAMODB = {"TABLE_NAME": TABLE, "REGION_NAME": "us-east-1"}
     create_table_from_template(load())
     calls = record_calls(dynamodb.get_client())  # the client the engine will use
-    exercise_engine()
+    exercise_engine(client)
     return calls
 
 
