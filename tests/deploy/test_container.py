@@ -18,8 +18,14 @@ from django.core.management.utils import get_random_secret_key
 
 from harness.servers import free_port, stop, wait_for_port
 from tests.deploy import ROOT
-from tests.deploy.dockerfile import env, exec_form, final_stage, healthcheck_command, instructions
-from tests.deploy.dockerfile import one
+from tests.deploy.dockerfile import (
+    env,
+    exec_form,
+    final_stage,
+    healthcheck_command,
+    instructions,
+    one,
+)
 
 # Only ever Host headers. The ALB's DNS name has capitals; browsers send it lower-cased.
 ALB_DNS_NAME = "sessi-LoadB-1A2B3C4D5E6F-1234567890.us-east-1.elb.amazonaws.com"
@@ -47,7 +53,9 @@ def container_args(app=None):
 @pytest.fixture(scope="module")
 def static_root(tmp_path_factory):
     """The Dockerfile's collectstatic step, run as written, without a DJANGO_SECRET_KEY around."""
-    (command,) = [i.value for i in instructions() if i.keyword == "RUN" and "collectstatic" in i.value]
+    (command,) = [
+        i.value for i in instructions() if i.keyword == "RUN" and "collectstatic" in i.value
+    ]
     root = tmp_path_factory.mktemp("static")
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     environ |= {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -82,7 +90,9 @@ def container(tmp_path, static_root, app=None, **extra):
     }
     stdout, stderr = tmp_path / "stdout.log", tmp_path / "stderr.log"
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
-        process = subprocess.Popen(container_args(app), cwd=ROOT, env=environ, stdout=out, stderr=err)
+        process = subprocess.Popen(
+            container_args(app), cwd=ROOT, env=environ, stdout=out, stderr=err
+        )
         try:
             wait_for_port(port, process=process, timeout=60)
             yield process, port, stdout, stderr

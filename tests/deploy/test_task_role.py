@@ -30,6 +30,10 @@ def table_resource(resource):
     return "table/index/" + sub.removeprefix(prefix)
 
 
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
 def granted(template):
     """{"table" or "table/index/NAME": {"dynamodb:Action", ...}} from the task role."""
     role = properties(template, "TaskRole")
@@ -37,9 +41,9 @@ def granted(template):
     grants = {}
     for policy in role["Policies"]:
         for statement in policy["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow" and set(statement) <= {"Sid", "Effect", "Action", "Resource"}
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            assert statement["Effect"] == "Allow"
+            assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}  # no NotAction
+            actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])
             for action in actions:
                 assert action.startswith("dynamodb:") and "*" not in action, action
             for resource in resources:
@@ -58,7 +62,9 @@ def create_table_from_template(template):
             for index in table.get("GlobalSecondaryIndexes", [])
         ],
     )
-    client.update_time_to_live(TableName=TABLE, TimeToLiveSpecification=table["TimeToLiveSpecification"])
+    client.update_time_to_live(
+        TableName=TABLE, TimeToLiveSpecification=table["TimeToLiveSpecification"]
+    )
     return client
 
 
@@ -67,7 +73,7 @@ def record_calls(client):
     calls = set()
 
     def record(params, model, **kwargs):
-        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+        tables = [params["TableName"]] if "TableName" in params else list(params["RequestItems"])
         assert tables == [TABLE], f"{model.name} on {tables}"
         resource = "table" + (f"/index/{params['IndexName']}" if "IndexName" in params else "")
         calls.add((resource, f"dynamodb:{model.name}"))
@@ -134,7 +140,10 @@ def test_task_role_allows_exactly_the_calls_the_engine_makes(recorded_calls):
 def test_the_recorder_sees_every_call(recorded_calls):
     # The four calls any engine must make are among what was recorded, on the table itself.
     assert {action for _, action in recorded_calls} >= {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Scan",
     }
     # Creating the table is CloudFormation's job, not the task's.
     assert not any(action == "dynamodb:CreateTable" for _, action in recorded_calls)

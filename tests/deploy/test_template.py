@@ -33,8 +33,12 @@ def test_cfn_lint_passes():
 
 def test_cfn_lint_is_live(tmp_path):
     broken = tmp_path / "broken.yaml"
-    broken.write_text(TEMPLATE.read_text().replace("BillingMode: PAY_PER_REQUEST", "BillingMode: FREE"))
-    result = subprocess.run([CFN_LINT, "--", str(broken)], capture_output=True, text=True, timeout=300)
+    broken.write_text(
+        TEMPLATE.read_text().replace("BillingMode: PAY_PER_REQUEST", "BillingMode: FREE")
+    )
+    result = subprocess.run(
+        [CFN_LINT, "--", str(broken)], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode != 0 and "FREE" in result.stdout
 
 
@@ -53,7 +57,10 @@ def user_index_definition():
         return {
             "IndexName": dynamodb.USER_INDEX,
             "KeySchema": [{"AttributeName": dynamodb.USER_ATTRIBUTE, "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [dynamodb.EXPIRES_ATTRIBUTE]},
+            "Projection": {
+                "ProjectionType": "INCLUDE",
+                "NonKeyAttributes": [dynamodb.EXPIRES_ATTRIBUTE],
+            },
         }
     return USER_INDEX_DEFINITION
 
@@ -63,13 +70,15 @@ def test_table_is_the_one_the_engine_writes(template):
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["KeySchema"] == [{"AttributeName": dynamodb.KEY_ATTRIBUTE, "KeyType": "HASH"}]
     assert table["TimeToLiveSpecification"] == {
-        "AttributeName": dynamodb.EXPIRES_ATTRIBUTE, "Enabled": True
+        "AttributeName": dynamodb.EXPIRES_ATTRIBUTE,
+        "Enabled": True,
     }
     # The per-user index: the engine's user attribute, under the engine's index name, with
     # the expiry projected (live sessions are found from the index alone).
     assert table["GlobalSecondaryIndexes"] == [user_index_definition()]
     assert {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]} == {
-        dynamodb.KEY_ATTRIBUTE: "S", dynamodb.USER_ATTRIBUTE: "S"
+        dynamodb.KEY_ATTRIBUTE: "S",
+        dynamodb.USER_ATTRIBUTE: "S",
     }
     values, _ = container_env(template)
     assert values["SESSION_DYNAMODB_TABLE"] == {"Ref": "SessionsTable"}
@@ -102,11 +111,14 @@ def test_stickiness_is_a_parameter(template):
     assert template["Parameters"]["Stickiness"]["AllowedValues"] == ["off", "lb_cookie"]
     assert template["Conditions"]["Sticky"] == {"Fn::Equals": [{"Ref": "Stickiness"}, "lb_cookie"]}
     attributes = {
-        item["Key"]: item["Value"] for item in properties(template, "TargetGroup")["TargetGroupAttributes"]
+        item["Key"]: item["Value"]
+        for item in properties(template, "TargetGroup")["TargetGroupAttributes"]
     }
     assert attributes["stickiness.enabled"] == {"Fn::If": ["Sticky", "true", "false"]}
     assert attributes["stickiness.type"] == "lb_cookie"
-    assert attributes["stickiness.lb_cookie.duration_seconds"] == {"Ref": "StickinessDurationSeconds"}
+    assert attributes["stickiness.lb_cookie.duration_seconds"] == {
+        "Ref": "StickinessDurationSeconds"
+    }
 
 
 def test_redis_is_multi_az_with_failover_tls_and_auth(template):
@@ -119,7 +131,9 @@ def test_redis_is_multi_az_with_failover_tls_and_auth(template):
     # REDIS_URL, as ECS injects it, is a TLS URL with the AUTH token that redis-py accepts.
     url = properties(template, "RedisUrl")["SecretString"]["Fn::Sub"]
     assert url.startswith(f"rediss://:{token}@${{Redis.PrimaryEndPoint.Address}}:")
-    sample = url.replace(token, "t0ken").replace("${Redis.PrimaryEndPoint.Address}", "primary.example")
+    sample = url.replace(token, "t0ken").replace(
+        "${Redis.PrimaryEndPoint.Address}", "primary.example"
+    )
     sample = sample.replace("${Redis.PrimaryEndPoint.Port}", "6379")
     pool = redis.ConnectionPool.from_url(sample)
     assert pool.connection_class is redis.SSLConnection
@@ -141,7 +155,9 @@ def test_service_runs_at_least_two_fargate_tasks_over_two_azs(template):
 def test_secrets_come_from_secrets_manager_not_the_template(template):
     _, secrets = container_env(template)
     for name, reference in secrets.items():
-        assert template["Resources"][reference["Ref"]]["Type"] == "AWS::SecretsManager::Secret", name
+        assert template["Resources"][reference["Ref"]]["Type"] == "AWS::SecretsManager::Secret", (
+            name
+        )
     assert "GenerateSecretString" in properties(template, "DjangoSecretKey")
     # No secret passes through a stack parameter (or the template): Secrets Manager makes them.
     assert not any(parameter.get("NoEcho") for parameter in template["Parameters"].values())
