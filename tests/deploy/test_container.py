@@ -34,6 +34,7 @@ TARGET_IP_HOST = "10.42.0.17:8080"  # what the ALB's health checker sends as Hos
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
 NOBODY = {"userId": None, "userNm": None}
 STAGE = final_stage()
+VENV_PATH = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
 WORKDIR = one(STAGE, "WORKDIR")
 
 
@@ -58,8 +59,7 @@ def static_root(tmp_path_factory):
     ]
     root = tmp_path_factory.mktemp("static")
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    environ |= {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                "DJANGO_STATIC_ROOT": str(root)}  # fmt: skip
+    environ |= {"PATH": VENV_PATH, "DJANGO_STATIC_ROOT": str(root)}
     result = subprocess.run(
         ["sh", "-c", command], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
     )
@@ -72,7 +72,7 @@ def container(tmp_path, static_root, app=None, **extra):
     """Start the container's command; yield (process, port, stdout path, stderr path)."""
     port = free_port()
     environ = {
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PATH": VENV_PATH,  # the image's /opt/venv/bin first, as its ENV PATH says
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
         **{key: value for key, value in env(STAGE).items() if key != "PATH"},
@@ -113,7 +113,7 @@ def call(method, port, path, *, host=ALB_HOST, https=True, cookie=None, **kwargs
 
 
 def healthcheck(port):
-    environ = {**os.environ, "PORT": str(port)}
+    environ = {**os.environ, "PATH": VENV_PATH, "PORT": str(port)}
     args = healthcheck_command(STAGE)
     return subprocess.run(args, env=environ, capture_output=True, timeout=30).returncode
 
