@@ -71,3 +71,8 @@ def env(stage):
                 key, _, value = pair.partition("=")
                 values[key] = value.strip('"')
     return values
+
+
+def entry_and_command(stage):
+    """The exec-form ENTRYPOINT and CMD: together, what the container runs."""
+    return exec_form(one(stage, "ENTRYPOINT")), exec_form(one(stage, "CMD"))

