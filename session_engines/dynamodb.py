@@ -26,6 +26,8 @@ logger = logging.getLogger("session_engines.dynamodb")
 KEY_ATTRIBUTE = "pk"
 DATA_ATTRIBUTE = "data"
 EXPIRES_ATTRIBUTE = "expires"
+USER_ATTRIBUTE = "uid"
+USER_INDEX = "uid-index"
 
 _clients = {}  # one client per process (and per endpoint/region), created after fork
 
