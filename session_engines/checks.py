@@ -71,7 +71,7 @@ def client_config_errors(config):
     if unknown:
         return [error("dynamodb_client_config", f"CLIENT_CONFIG has unknown options: {unknown}.", hint)]
     try:
-        Config(**(dynamodb.CLIENT_DEFAULTS | config))
+        Config(**dynamodb.client_config(config))
     except Exception as exc:  # botocore says what is wrong in its own words
         return [error("dynamodb_client_config", f"CLIENT_CONFIG is invalid: {exc}", hint)]
     return []

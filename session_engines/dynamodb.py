@@ -63,7 +63,7 @@ DEFAULTS = {
     "CLIENT_CONFIG": {},  # botocore Config options, over CLIENT_DEFAULTS
 }
 CLIENT_DEFAULTS = {
-    "retries": {"mode": "standard", "max_attempts": 3},
+    "retries": {"mode": "standard", "total_max_attempts": 3},  # 3 tries in all
     "connect_timeout": 1,
     "read_timeout": 2,
     "max_pool_connections": 10,
@@ -83,9 +83,16 @@ _clients = {}  # (pid, region, endpoint, config) -> client: one per process, mad
 _clients_lock = threading.Lock()
 
 
+def client_config(overrides):
+    """botocore Config options: ours, then the project's; ``retries`` stays in standard mode."""
+    config = CLIENT_DEFAULTS | overrides
+    config["retries"] = {"mode": "standard", **config["retries"]}
+    return config
+
+
 def get_client():
     opts = options()
-    config = CLIENT_DEFAULTS | opts["CLIENT_CONFIG"]
+    config = client_config(opts["CLIENT_CONFIG"])
     key = (os.getpid(), opts["REGION_NAME"], opts["ENDPOINT_URL"], repr(sorted(config.items())))
     client = _clients.get(key)
     if client is None:
