@@ -264,27 +264,26 @@ class SessionStore(SessionBase):
         except ClientError as exc:  # only a failed condition comes back as ClientError
             raise (CreateError if must_create else UpdateError) from exc
 
+    # Django's cycle_key() creates the new key with empty data, then saves the data: two
+    # writes. Here the save that follows writes the new key once, still conditionally.
     def cycle_key(self):
-        # Django creates the new key with empty data and then saves the data (two writes).
-        # Here the save that follows writes the new key once, still conditionally.
-        data = self._session
-        old_key = self.session_key
-        self._session_key = self._get_new_session_key()
-        self._session_cache = data
-        self._unwritten = True
-        self.modified = True
+        old_key = self._rekey(self._session)
         if old_key:
             self.delete(old_key)
 
     async def acycle_key(self):
-        data = await self._aget_session()
+        old_key = self._rekey(await self._aget_session())
+        if old_key:
+            await self.adelete(old_key)
+
+    def _rekey(self, data):
+        """Keep ``data`` under a new key for the next save() to create; the old key."""
         old_key = self.session_key
         self._session_key = self._get_new_session_key()
         self._session_cache = data
         self._unwritten = True
         self.modified = True
-        if old_key:
-            await self.adelete(old_key)
+        return old_key
 
     def delete(self, session_key=None):
         if session_key is None:

@@ -69,13 +69,18 @@ def test_check_fails_without_ttl_and_the_command_enables_it(table):
     run("--check")
 
 
-def test_a_first_version_table_gets_the_user_index(table):
+def create_plain_table(name, *, key):
+    """A table with only a partition key (as the engine's first version made, with key "pk")."""
     dynamodb.get_client().create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def test_a_first_version_table_gets_the_user_index(table):
+    create_plain_table(table, key="pk")
     with pytest.raises(CommandError, match="index uid-index is missing"):
         run("--check")
     assert f"added index uid-index to table {table}" in run()
@@ -83,12 +88,7 @@ def test_a_first_version_table_gets_the_user_index(table):
 
 
 def test_a_table_with_another_key_schema_is_refused(table):
-    dynamodb.get_client().create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_plain_table(table, key="id")
     for args in ((), ("--check",)):
         with pytest.raises(CommandError, match="sessions need partition key 'pk'"):
             run(*args)

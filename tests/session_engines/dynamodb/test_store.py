@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from session_engines import dynamodb
 from session_engines.dynamodb import SessionStore
-from session_engines.exceptions import SessionTooLarge
+from session_engines.exceptions import SessionStoreUnavailable, SessionTooLarge
 
 ALICE = {"userInfo": {"userId": "alice", "userNm": "Alice Kim"}}
 
@@ -70,9 +70,7 @@ def test_unknown_key_reads_empty_clears_the_key_and_writes_nothing(ddb, api_call
 def test_an_expired_item_is_never_served(ddb, api_calls):
     # TTL deletes late: an item past its expiry is still in the table, and must read as gone.
     store = saved()
-    item = stored_item(store.session_key)
-    item["expires"] = {"N": str(int(time.time()) - 1)}
-    dynamodb.call("put_item", Item=item)
+    expire(store.session_key)
     api_calls.clear()
     fresh = SessionStore(store.session_key)
     assert fresh.load() == {}
@@ -235,10 +233,8 @@ def test_a_session_too_large_fails_before_any_write(ddb, api_calls):
 
 def test_clear_expired_pages_through_the_whole_table(ddb, api_calls):
     live = [saved().session_key for _ in range(3)]
-    expired = [saved().session_key for _ in range(30)]
-    for key in expired:
-        item = stored_item(key)
-        dynamodb.call("put_item", Item={**item, "expires": {"N": str(int(time.time()) - 5)}})
+    for key in [saved().session_key for _ in range(30)]:
+        expire(key)
     api_calls.clear()
     assert dynamodb.delete_expired(page_size=7) == 30
     assert api_calls.count("Scan") >= 5
@@ -246,3 +242,39 @@ def test_clear_expired_pages_through_the_whole_table(ddb, api_calls):
     assert sorted(item["pk"]["S"] for item in all_items()) == sorted(map(dynamodb.digest, live))
     SessionStore.clear_expired()  # Django's entry point: nothing left to do
     assert len(all_items()) == 3
+
+
+def expire(session_key):
+    item = stored_item(session_key)
+    dynamodb.call("put_item", Item={**item, "expires": {"N": str(int(time.time()) - 5)}})
+
+
+@pytest.fixture
+def stingy_batches(monkeypatch):
+    """BatchWriteItem processes one delete per call and hands the rest back, as under load."""
+    real = dynamodb.call
+
+    def call(operation, **kwargs):
+        if operation != "batch_write_item":
+            return real(operation, **kwargs)
+        ((table, requests),) = kwargs["RequestItems"].items()
+        real(operation, RequestItems={table: requests[:1]})
+        return {"UnprocessedItems": {table: requests[1:]} if requests[1:] else {}}
+
+    monkeypatch.setattr(dynamodb, "call", call)
+
+
+def test_unprocessed_deletes_are_sent_again(ddb, stingy_batches):
+    for key in [saved().session_key for _ in range(4)]:
+        expire(key)
+    assert dynamodb.delete_expired() == 4
+    assert all_items() == []
+
+
+def test_deletes_left_unprocessed_make_the_store_unavailable(ddb, stingy_batches, monkeypatch):
+    monkeypatch.setattr(dynamodb, "BATCH_ATTEMPTS", 2)
+    for key in [saved().session_key for _ in range(4)]:
+        expire(key)
+    with pytest.raises(SessionStoreUnavailable, match="unprocessed after 2 tries"):
+        dynamodb.delete_expired()
+    assert len(all_items()) == 2
