@@ -5,6 +5,7 @@ Each yields its endpoint URL and stops the server on exit. dynalite comes from n
 """
 
 import contextlib
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -41,6 +42,6 @@ def dynalite():
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="dynalite-") as workdir:
         args = [require("node"), "-e", DYNALITE_SCRIPT, str(port)]
-        env = {"DYNALITE": str(DYNALITE), "PATH": "/usr/bin:/bin"}
+        env = {**os.environ, "DYNALITE": str(DYNALITE)}
         with running(args, port=port, log=Path(workdir) / "dynalite.log", timeout=30, env=env):
             yield f"http://127.0.0.1:{port}"

@@ -53,6 +53,7 @@ USER_INDEX = "uid-index"
 
 MAX_ITEM_BYTES = 400_000  # DynamoDB allows 400 KiB with attribute names; keep a margin
 NUMBER_BYTES = 21  # the most a Number can take
+USER_ID_MAX_BYTES = 2048  # an index key: 1 to 2048 bytes
 
 DEFAULTS = {
     "TABLE_NAME": "sessions",
@@ -147,7 +148,7 @@ def item_size(item):
     """An upper bound of the item's size as DynamoDB counts it (names + values)."""
     size = 0
     for name, value in item.items():
-        (kind, raw), = value.items()
+        ((kind, raw),) = value.items()
         size += len(name.encode()) + (
             NUMBER_BYTES if kind == "N" else len(raw.encode() if kind == "S" else raw)
         )
@@ -190,7 +191,7 @@ class SessionStore(SessionBase):
             EXPIRES_ATTRIBUTE: {"N": str(int(time.time()) + self.get_expiry_age())},
         }
         user_id = user_id_of(session_dict)
-        if user_id is not None:
+        if user_id and len(user_id.encode()) <= USER_ID_MAX_BYTES:  # else not indexable
             item[USER_ATTRIBUTE] = {"S": user_id}
         return item
 

@@ -77,15 +77,28 @@ def ddb(request, settings, fake_credentials):
     yield from created(name)
 
 
+class Calls(list):
+    """The operations called, in order; ``params`` holds each one's parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.params = []
+
+    def clear(self):
+        super().clear()
+        self.params.clear()
+
+
 @pytest.fixture
 def api_calls(settings):
-    """The DynamoDB operations the engine's client calls from now on, in order."""
-    calls = []
+    """The DynamoDB operations the engine's client calls from now on (botocore's events)."""
+    calls = Calls()
 
-    def record(model, **kwargs):
+    def record(model, params, **kwargs):
         calls.append(model.name)
+        calls.params.append(params)
 
     events = dynamodb.get_client().meta.events
-    events.register("before-call.dynamodb", record)
+    events.register("before-parameter-build.dynamodb", record)  # once per call, not per retry
     yield calls
-    events.unregister("before-call.dynamodb", record)
+    events.unregister("before-parameter-build.dynamodb", record)

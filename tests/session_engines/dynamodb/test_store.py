@@ -83,6 +83,7 @@ def test_create_is_one_conditional_put(ddb, api_calls):
     store = SessionStore()
     store.create()
     assert api_calls == ["PutItem"]
+    assert api_calls.params[0]["ConditionExpression"] == "attribute_not_exists(#k)"
     assert store.exists(store.session_key)
     assert store.modified
 
@@ -112,7 +113,25 @@ def test_update_is_one_conditional_put_with_no_read(ddb, api_calls):
     store._session_cache = {"x": 1}  # as if loaded: only the write is counted
     store.save()
     assert api_calls == ["PutItem"]
+    assert api_calls.params[0]["ConditionExpression"] == "attribute_exists(#k)"
     assert SessionStore(key).load() == {"x": 1}
+
+
+@pytest.mark.parametrize("consistent", [True, False])
+def test_reads_are_consistent_unless_configured(ddb, api_calls, settings, consistent):
+    key = saved().session_key
+    if not consistent:
+        settings.SESSION_DYNAMODB = {**settings.SESSION_DYNAMODB, "CONSISTENT_READ": False}
+    api_calls.clear()
+    assert SessionStore(key).load() == ALICE
+    assert api_calls.params[-1]["ConsistentRead"] is consistent
+
+
+@pytest.mark.parametrize("user_id", ["", "x" * 2049])
+def test_a_user_id_the_index_cannot_hold_is_left_out(ddb, user_id):
+    store = saved({"userInfo": {"userId": user_id, "userNm": "?"}})
+    assert "uid" not in stored_item(store.session_key)
+    assert SessionStore(store.session_key).load()["userInfo"]["userId"] == user_id
 
 
 def test_saving_a_session_deleted_elsewhere_raises_and_never_resurrects_it(ddb):
