@@ -25,42 +25,62 @@ IDS = {
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# SESSION_DYNAMODB key -> (check name, what a good value is, the hint).
+DYNAMODB_RULES = {
+    "TABLE_NAME": (
+        "dynamodb_table_name",
+        lambda value: isinstance(value, str) and TABLE_NAME.fullmatch(value),
+        "A DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'.",
+    ),
+    "REGION_NAME": (
+        "dynamodb_region_name",
+        lambda value: value is None or (isinstance(value, str) and value),
+        "A region such as 'eu-west-1', or None for boto3's default chain.",
+    ),
+    "ENDPOINT_URL": (
+        "dynamodb_endpoint_url",
+        lambda value: value is None
+        or (isinstance(value, str) and re.match(r"https?://[^/]", value)),
+        "None for AWS (or AWS_ENDPOINT_URL_DYNAMODB), else an http(s)://host:port URL.",
+    ),
+    "CONSISTENT_READ": (
+        "dynamodb_consistent_read",
+        lambda value: isinstance(value, bool),
+        "True (the default) reads the latest write; False costs half and may read stale data.",
+    ),
+    "COMPRESS_MIN_BYTES": (
+        "dynamodb_compress_min_bytes",
+        lambda value: is_int(value) and value >= 0,
+        "An int >= 0: encoded sessions at least this long are stored zlib-compressed.",
+    ),
+}
+
+
 def error(name, message, hint):
     return checks.Error(message, hint=hint, obj="settings.SESSION_DYNAMODB", id=IDS[name])
 
 
 def dynamodb_option_errors(value):
     """What is wrong with one SESSION_DYNAMODB value, as check errors."""
+    keys = ", ".join(dynamodb.DEFAULTS)
     if not isinstance(value, dict):
-        return [error("dynamodb_not_a_dict", "SESSION_DYNAMODB must be a dict.",
-                      f"Set it to a dict with some of: {', '.join(dynamodb.DEFAULTS)}.")]  # fmt: skip
+        return [error("dynamodb_not_a_dict", "SESSION_DYNAMODB must be a dict.", f"Keys: {keys}.")]
     errors = []
     unknown = sorted(set(value) - set(dynamodb.DEFAULTS))
     if unknown:
-        errors.append(error("dynamodb_unknown_key", f"SESSION_DYNAMODB has unknown keys: {unknown}.",
-                            f"The keys are: {', '.join(dynamodb.DEFAULTS)}."))  # fmt: skip
-    opts = dynamodb.DEFAULTS | value
-    name = opts["TABLE_NAME"]
-    if not isinstance(name, str) or not TABLE_NAME.fullmatch(name):
-        errors.append(error("dynamodb_table_name", f"TABLE_NAME {name!r} is not a DynamoDB table name.",
-                            "3 to 255 characters: letters, digits, '_', '-' and '.'."))  # fmt: skip
-    region = opts["REGION_NAME"]
-    if region is not None and not (isinstance(region, str) and region):
-        errors.append(error("dynamodb_region_name", f"REGION_NAME {region!r} is not a region name.",
-                            "A region such as 'eu-west-1', or None for boto3's default chain."))  # fmt: skip
-    url = opts["ENDPOINT_URL"]
-    if url is not None and not (isinstance(url, str) and re.match(r"https?://[^/]", url)):
-        errors.append(error("dynamodb_endpoint_url", f"ENDPOINT_URL {url!r} is not an http(s) URL.",
-                            "None for AWS (or AWS_ENDPOINT_URL_DYNAMODB), else http://host:port."))  # fmt: skip
-    if not isinstance(opts["CONSISTENT_READ"], bool):
-        errors.append(error("dynamodb_consistent_read", "CONSISTENT_READ must be True or False.",
-                            "True (the default) reads the latest write; False costs half."))  # fmt: skip
-    size = opts["COMPRESS_MIN_BYTES"]
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        errors.append(error("dynamodb_compress_min_bytes", f"COMPRESS_MIN_BYTES {size!r} is not a byte count.",
-                            "An int >= 0: encoded sessions at least this long are stored deflated."))  # fmt: skip
-    errors += client_config_errors(opts["CLIENT_CONFIG"])
-    return errors
+        message = f"SESSION_DYNAMODB has unknown keys: {unknown}."
+        errors.append(error("dynamodb_unknown_key", message, f"The keys are: {keys}."))
+    options = dynamodb.DEFAULTS | value
+    for key, (name, is_valid, hint) in DYNAMODB_RULES.items():
+        if not is_valid(options[key]):
+            errors.append(
+                error(name, f"SESSION_DYNAMODB[{key!r}] = {options[key]!r} is invalid.", hint)
+            )
+    return errors + client_config_errors(options["CLIENT_CONFIG"])
 
 
 def client_config_errors(config):
@@ -69,7 +89,8 @@ def client_config_errors(config):
         return [error("dynamodb_client_config", "CLIENT_CONFIG must be a dict.", hint)]
     unknown = sorted(set(config) - set(Config.OPTION_DEFAULTS))
     if unknown:
-        return [error("dynamodb_client_config", f"CLIENT_CONFIG has unknown options: {unknown}.", hint)]
+        message = f"CLIENT_CONFIG has unknown options: {unknown}."
+        return [error("dynamodb_client_config", message, hint)]
     try:
         Config(**dynamodb.client_config(config))
     except Exception as exc:  # botocore says what is wrong in its own words

@@ -339,4 +339,6 @@ def batch(operation, request_items, *, unprocessed):
         request_items = responses[-1].get(unprocessed)
         if not request_items:
             return responses
-    raise SessionStoreUnavailable(f"DynamoDB left {operation} unprocessed after {BATCH_ATTEMPTS} tries")
+    raise SessionStoreUnavailable(
+        f"DynamoDB left {operation} unprocessed after {BATCH_ATTEMPTS} tries"
+    )

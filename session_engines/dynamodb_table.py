@@ -86,7 +86,9 @@ def index_problems(table):
         return [f"index {USER_INDEX} is missing (createsessiontable adds it)"]
     problems = []
     if index["KeySchema"] != USER_INDEX_DEFINITION["KeySchema"]:
-        problems.append(f"index {USER_INDEX} has key schema {index['KeySchema']}, not {USER_ATTRIBUTE!r} (HASH)")
+        problems.append(
+            f"index {USER_INDEX} has key schema {index['KeySchema']}, not {USER_ATTRIBUTE!r} (HASH)"
+        )
     projection = index["Projection"]
     projected = projection["ProjectionType"] == "ALL" or EXPIRES_ATTRIBUTE in projection.get(
         "NonKeyAttributes", []
@@ -150,7 +152,9 @@ def ensure_table(client, name, *, delay=2.0):
     wait_active(client, name, delay=delay)
     status, attribute = ttl_status(client, name)
     if status in ("ENABLED", "ENABLING") and attribute != EXPIRES_ATTRIBUTE:
-        raise TableError(f"TTL is already on attribute {attribute!r}; sessions need {EXPIRES_ATTRIBUTE!r}")
+        raise TableError(
+            f"TTL is already on attribute {attribute!r}; sessions need {EXPIRES_ATTRIBUTE!r}"
+        )
     if status not in ("ENABLED", "ENABLING"):
         client.update_time_to_live(
             TableName=name,

@@ -1,4 +1,4 @@
-"""``python manage.py createsessiontable [--check]``: the DynamoDB table for session_engines.dynamodb.
+"""``manage.py createsessiontable [--check]``: the DynamoDB table of session_engines.dynamodb.
 
 Idempotent: creates the on-demand table with its key schema and user index, waits until it is
 ACTIVE, enables TTL on the expiry attribute, and says what it did. ``--check`` changes nothing

@@ -21,7 +21,9 @@ def test_async_create_save_load_exists_delete(ddb, api_calls):
         await store.asave()
         key = store.session_key
         assert await SessionStore().aexists(key)
-        assert await SessionStore(key).aload() == {"userInfo": {"userId": "alice", "userNm": "Alice"}}
+        assert await SessionStore(key).aload() == {
+            "userInfo": {"userId": "alice", "userNm": "Alice"}
+        }
         await store.adelete()
         assert not await SessionStore().aexists(key)
         unknown = SessionStore(key)
@@ -29,7 +31,15 @@ def test_async_create_save_load_exists_delete(ddb, api_calls):
         assert unknown.session_key is None
 
     run(scenario())
-    assert api_calls == ["PutItem", "PutItem", "GetItem", "GetItem", "DeleteItem", "GetItem", "GetItem"]
+    assert api_calls == [
+        "PutItem",
+        "PutItem",
+        "GetItem",
+        "GetItem",
+        "DeleteItem",
+        "GetItem",
+        "GetItem",
+    ]
 
 
 def test_async_cycle_key_and_flush(ddb, api_calls):

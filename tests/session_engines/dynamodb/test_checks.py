@@ -21,7 +21,9 @@ BAD = [
     pytest.param({"COMPRESS_MIN_BYTES": "1k"}, "dynamodb_compress_min_bytes", id="compress-str"),
     pytest.param({"CLIENT_CONFIG": 3}, "dynamodb_client_config", id="config-not-dict"),
     pytest.param({"CLIENT_CONFIG": {"timeout": 1}}, "dynamodb_client_config", id="config-unknown"),
-    pytest.param({"CLIENT_CONFIG": {"retries": {"mode": "eager"}}}, "dynamodb_client_config", id="config-bad"),
+    pytest.param(
+        {"CLIENT_CONFIG": {"retries": {"mode": "eager"}}}, "dynamodb_client_config", id="config-bad"
+    ),
 ]
 
 

@@ -97,13 +97,18 @@ def test_a_table_with_another_key_schema_is_refused(table):
 def test_the_command_exits_non_zero_and_honours_aws_endpoint_url_dynamodb(moto_server_url):
     # The project's settings, ENDPOINT_URL None: boto3 finds the endpoint in the environment.
     name = f"sessions-{uuid.uuid4().hex[:12]}"
-    env = {**os.environ, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url,
-           "SESSION_DYNAMODB_TABLE": name, "DJANGO_SETTINGS_MODULE": "sessiondemo.settings.dynamodb"}  # fmt: skip
+    env = {
+        **os.environ,
+        **FAKE_CREDENTIALS,
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url,
+        "SESSION_DYNAMODB_TABLE": name,
+        "DJANGO_SETTINGS_MODULE": "sessiondemo.settings.dynamodb",
+    }
     env.pop("SESSION_DYNAMODB_ENDPOINT_URL", None)
 
     def manage(*args):
-        return subprocess.run([sys.executable, "manage.py", "createsessiontable", *args],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+        args = [sys.executable, "manage.py", "createsessiontable", *args]
+        return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
     failed = manage("--check")
     assert failed.returncode == 1

@@ -89,7 +89,9 @@ def failing(server_table, no_backoff):
     def fail(operation, status, code):
         def answer(request, **kwargs):
             attempts.append(operation)
-            body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code})
+            body = json.dumps(
+                {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code}
+            )
             headers = {"x-amzn-RequestId": "stub", "Content-Type": "application/x-amz-json-1.0"}
             return AWSResponse(request.url, status, headers, Body(body.encode()))
 

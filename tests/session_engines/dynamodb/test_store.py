@@ -28,7 +28,9 @@ def saved(data=ALICE, **expiry):
 
 
 def stored_item(session_key):
-    return dynamodb.call("get_item", Key=dynamodb.key_of(session_key), ConsistentRead=True).get("Item")
+    return dynamodb.call("get_item", Key=dynamodb.key_of(session_key), ConsistentRead=True).get(
+        "Item"
+    )
 
 
 def all_items():
