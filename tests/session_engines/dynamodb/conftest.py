@@ -57,6 +57,26 @@ def server_table(request, settings, fake_credentials):
     yield from created(name)
 
 
+@pytest.fixture
+def table(request, settings, fake_credentials):
+    """A table name on moto server that does not exist yet (deleted afterwards if made)."""
+    name = use_table(settings, endpoint_url=request.getfixturevalue("moto_server_url"))
+    yield name
+    client = dynamodb.get_client()
+    if name in client.list_tables()["TableNames"]:
+        client.delete_table(TableName=name)
+
+
+def create_plain_table(name, *, key):
+    """A table with only a partition key (as the engine's first version made, with key "pk")."""
+    dynamodb.get_client().create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def created(name):
     client = dynamodb.get_client()
     dynamodb_table.create_table(client, name)

@@ -12,19 +12,9 @@ from django.core.management.base import CommandError
 
 from session_engines import dynamodb, dynamodb_table
 from session_engines.dynamodb import SessionStore
-from tests.session_engines.dynamodb.conftest import FAKE_CREDENTIALS, use_table
+from tests.session_engines.dynamodb.conftest import FAKE_CREDENTIALS, create_plain_table
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def table(request, settings, fake_credentials):
-    """A table name on moto server that does not exist yet (deleted afterwards if made)."""
-    name = use_table(settings, endpoint_url=request.getfixturevalue("moto_server_url"))
-    yield name
-    client = dynamodb.get_client()
-    if name in client.list_tables()["TableNames"]:
-        client.delete_table(TableName=name)
 
 
 def run(*args):
@@ -67,16 +57,6 @@ def test_check_fails_without_ttl_and_the_command_enables_it(table):
         run("--check")
     assert run() == "enabled TTL on expires\n"
     run("--check")
-
-
-def create_plain_table(name, *, key):
-    """A table with only a partition key (as the engine's first version made, with key "pk")."""
-    dynamodb.get_client().create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def test_a_first_version_table_gets_the_user_index(table):
