@@ -95,9 +95,19 @@ def index_problems(table):
     )
     if not projected:
         problems.append(f"index {USER_INDEX} does not project {EXPIRES_ATTRIBUTE!r}")
-    if index.get("IndexStatus", "ACTIVE") != "ACTIVE":
-        problems.append(f"index {USER_INDEX} is {index['IndexStatus']}, not ACTIVE yet")
     return problems
+
+
+def status_problems(table):
+    statuses = {f"table {table['TableName']}": table["TableStatus"]} | {
+        f"index {index['IndexName']}": index.get("IndexStatus", "ACTIVE")
+        for index in table.get("GlobalSecondaryIndexes", [])
+    }
+    return [
+        f"{what} is {status}, not ACTIVE yet"
+        for what, status in statuses.items()
+        if status != "ACTIVE"
+    ]
 
 
 def ttl_status(client, name):
@@ -120,9 +130,7 @@ def problems(client, name):
     table = describe(client, name)
     if table is None:
         return [f"table {name} does not exist (run: python manage.py createsessiontable)"]
-    found = key_problems(table) + index_problems(table)
-    if table["TableStatus"] != "ACTIVE":
-        found.append(f"table {name} is {table['TableStatus']}, not ACTIVE yet")
+    found = key_problems(table) + index_problems(table) + status_problems(table)
     return found + ttl_problems(client, name)
 
 
@@ -146,7 +154,6 @@ def ensure_table(client, name, *, delay=2.0):
             done.append(f"added index {USER_INDEX} to table {name}")
         else:
             wrong = index_problems(table)
-            wrong = [problem for problem in wrong if "ACTIVE" not in problem]
             if wrong:
                 raise TableError(f"{wrong[0]}: delete the index and run createsessiontable again")
     wait_active(client, name, delay=delay)

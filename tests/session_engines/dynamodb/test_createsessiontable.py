@@ -67,6 +67,25 @@ def test_a_first_version_table_gets_the_user_index(table):
     run("--check")
 
 
+def test_an_index_that_does_not_project_the_expiry_is_refused(table):
+    create_plain_table(table, key="pk")
+    dynamodb.get_client().update_table(
+        TableName=table,
+        AttributeDefinitions=dynamodb_table.ATTRIBUTE_DEFINITIONS,
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    **dynamodb_table.USER_INDEX_DEFINITION,
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            }
+        ],
+    )
+    for args in ((), ("--check",)):
+        with pytest.raises(CommandError, match="index uid-index does not project 'expires'"):
+            run(*args)
+
+
 def test_a_table_with_another_key_schema_is_refused(table):
     create_plain_table(table, key="id")
     for args in ((), ("--check",)):
