@@ -5,6 +5,7 @@ import os
 import pytest
 
 from session_engines import dynamodb
+from session_engines.dynamodb import SessionStore
 from tests.session_engines.dynamodb.conftest import use_table
 
 
@@ -40,3 +41,31 @@ def test_client_config_overrides_keep_standard_retries(client_settings, settings
     assert config.read_timeout == 5
     assert config.retries["mode"] == "standard"
     assert config.retries["total_max_attempts"] == 7  # botocore: 6 retries after the first try
+
+
+def test_a_forked_worker_makes_its_own_client_and_it_works(server_table):
+    # As under gunicorn: the parent used the client before forking; the worker must not.
+    parent_client = dynamodb.get_client()
+    parent_client.describe_table(TableName=server_table)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        status = 1
+        try:
+            os.close(read)
+            store = SessionStore()
+            store["worker"] = os.getpid()
+            store.save()
+            fresh = dynamodb.get_client() is not parent_client
+            os.write(write, f"{fresh} {store.session_key}".encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        fresh, session_key = pipe.read().split()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert fresh == "True"
+    assert SessionStore(session_key).load() == {"worker": pid}
+    assert dynamodb.get_client() is parent_client
