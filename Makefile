@@ -4,11 +4,15 @@ VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # package:command — installed by `make test` when missing (as root), or the command is printed.
-TEST_PACKAGES = redis-server:redis-server
+TEST_PACKAGES = redis-server:redis-server nodejs:node npm:npm
+# The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests.
+COMPAT_VENV ?= .venv-compat
+COMPAT_PY = $(COMPAT_VENV)/bin/python
+COMPAT_TESTS ?= tests/session_engines/dynamodb tests/accounts -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test venv system-packages clean
+.PHONY: run test test-compat venv system-packages node-modules clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -26,8 +30,26 @@ run: venv
 system-packages:
 	scripts/ensure-system-packages $(TEST_PACKAGES)
 
-test: venv system-packages
+# dynalite (npm, package.json) for the DynamoDB tests.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+node-modules: system-packages node_modules/.package-lock.json
+
+test: venv system-packages node-modules
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) test-compat
+
+$(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-compat.txt
+	@scripts/find-python 3.13 >/dev/null
+	$$(scripts/find-python 3.13) -m venv $(COMPAT_VENV)
+	$(COMPAT_PY) -m pip install -q --upgrade pip
+	$(COMPAT_PY) -m pip install -q -r requirements-dev.txt
+	$(COMPAT_PY) -m pip install -q -r requirements-compat.txt
+	touch $@
+
+test-compat: $(COMPAT_VENV)/.installed node-modules
+	$(COMPAT_PY) -m pytest -q $(COMPAT_TESTS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+	rm -rf $(VENV) $(COMPAT_VENV) node_modules db.sqlite3 staticfiles .pytest_cache

@@ -1,142 +1,344 @@
 """Sessions in DynamoDB: ``SESSION_ENGINE = "session_engines.dynamodb"``.
 
-Item layout: ``pk`` = SHA-256 hex digest of the session key (the raw key, a live credential,
-is never stored), ``data`` = Django's encoded (JSON, signed) session, ``expires`` = epoch
-seconds (Number; the table's TTL attribute). Expiry is also checked on every read, because
-DynamoDB's TTL deletes items late.
+Item layout (one item per session):
 
-Configuration: the ``SESSION_DYNAMODB`` dict, read at use time.
+- ``pk`` (S): the SHA-256 hex digest of the session key. The raw key, a live credential, is
+  never stored, so a table export, backup or stream cannot be replayed as cookies.
+- ``data``: Django's encoded (JSON, signed) session; a String, or zlib-compressed Binary when
+  it is at least ``COMPRESS_MIN_BYTES`` long.
+- ``expires`` (N): epoch seconds, the table's TTL attribute. TTL deletes items up to days late,
+  so expiry is also checked on every read.
+- ``uid`` (S): the user id (``session_engines.users.user_id_of``), only when there is one; the
+  ``uid-index`` GSI lists one user's sessions (``session_engines.operators.dynamodb``).
+
+Round trips: load = one GetItem; create = one conditional PutItem (no exists() read first);
+update = one conditional PutItem; delete = one DeleteItem; cycle_key() = one DeleteItem, the new
+key being written by the save that follows.
+
+Configuration: the ``SESSION_DYNAMODB`` dict, read at use time (``options()``), checked by
+``session_engines.checks``. ``python manage.py createsessiontable`` creates the table.
 """
 
 import hashlib
 import logging
 import os
+import threading
 import time
+import zlib
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
+from django.contrib.sessions.backends.base import (
+    VALID_KEY_CHARS,
+    CreateError,
+    SessionBase,
+    UpdateError,
+)
+from django.utils.crypto import get_random_string
 
-from .exceptions import SessionStoreUnavailable
+from .exceptions import SessionStoreUnavailable, SessionTooLarge
+from .users import user_id_of
 
 logger = logging.getLogger("session_engines.dynamodb")
+suspicious = logging.getLogger("django.security.SuspiciousSession")
 
+# The key schema: createsessiontable, the operator and deployment templates read these.
 KEY_ATTRIBUTE = "pk"
 DATA_ATTRIBUTE = "data"
 EXPIRES_ATTRIBUTE = "expires"
 USER_ATTRIBUTE = "uid"
 USER_INDEX = "uid-index"
 
-_clients = {}  # one client per process (and per endpoint/region), created after fork
+MAX_ITEM_BYTES = 400_000  # DynamoDB allows 400 KiB with attribute names; keep a margin
+NUMBER_BYTES = 21  # the most a Number can take
+USER_ID_MAX_BYTES = 2048  # an index key: 1 to 2048 bytes
+
+DEFAULTS = {
+    "TABLE_NAME": "sessions",
+    "REGION_NAME": None,  # None: boto3's chain (AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config)
+    "ENDPOINT_URL": None,  # None: boto3's AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, or AWS
+    "CONSISTENT_READ": True,
+    "COMPRESS_MIN_BYTES": 1024,
+    "CLIENT_CONFIG": {},  # botocore Config options, over CLIENT_DEFAULTS
+}
+CLIENT_DEFAULTS = {
+    "retries": {"mode": "standard", "total_max_attempts": 3},  # 3 tries in all
+    "connect_timeout": 1,
+    "read_timeout": 2,
+    "max_pool_connections": 10,
+}
 
 
 def options():
-    return {"TABLE_NAME": "sessions", "REGION_NAME": None, "ENDPOINT_URL": None} | getattr(
-        settings, "SESSION_DYNAMODB", {}
-    )
+    """SESSION_DYNAMODB over the defaults, read now (never at import)."""
+    return DEFAULTS | getattr(settings, "SESSION_DYNAMODB", {})
+
+
+def table_name():
+    return options()["TABLE_NAME"]
+
+
+_clients = {}  # (pid, region, endpoint, config) -> client: one per process, made after fork
+_clients_lock = threading.Lock()
+
+
+def client_config(overrides):
+    """botocore Config options: ours, then the project's; ``retries`` stays in standard mode."""
+    config = CLIENT_DEFAULTS | overrides
+    config["retries"] = {"mode": "standard", **config["retries"]}
+    return config
 
 
 def get_client():
     opts = options()
-    key = (os.getpid(), opts["REGION_NAME"], opts["ENDPOINT_URL"])
-    if key not in _clients:
-        _clients[key] = boto3.session.Session().client(
-            "dynamodb",
-            region_name=opts["REGION_NAME"],
-            endpoint_url=opts["ENDPOINT_URL"],
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 3},
-                connect_timeout=2,
-                read_timeout=2,
-            ),
-        )
-    return _clients[key]
+    config = client_config(opts["CLIENT_CONFIG"])
+    key = (os.getpid(), opts["REGION_NAME"], opts["ENDPOINT_URL"], repr(sorted(config.items())))
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            for stale in [k for k in _clients if k[0] != key[0]]:
+                del _clients[stale]  # inherited from the parent process: never shared
+            if key not in _clients:
+                _clients[key] = boto3.session.Session().client(
+                    "dynamodb",
+                    region_name=opts["REGION_NAME"],
+                    endpoint_url=opts["ENDPOINT_URL"],
+                    config=Config(**config),
+                )
+            client = _clients[key]
+    return client
 
 
 def digest(session_key):
     return hashlib.sha256(session_key.encode()).hexdigest()
 
 
-def condition_failed(error):
+def key_of(session_key):
+    return {KEY_ATTRIBUTE: {"S": digest(session_key)}}
+
+
+def is_condition_failure(error):
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
+def call(operation, **kwargs):
+    """One API call on the sessions table.
+
+    A failed condition is the caller's business (CreateError, UpdateError) and comes back as
+    the ClientError. Anything else (throttling after botocore's retries, timeouts, 5xx, a
+    missing table or credentials) is SessionStoreUnavailable: the middleware answers 503 and
+    nothing is written.
+    """
+    if not operation.startswith("batch_"):  # batch calls name their tables in their request
+        kwargs["TableName"] = table_name()
+    try:
+        return getattr(get_client(), operation)(**kwargs)
+    except ClientError as exc:
+        if is_condition_failure(exc):
+            raise
+        code = exc.response["Error"]["Code"]
+        raise SessionStoreUnavailable(f"DynamoDB {operation} failed: {code}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise SessionStoreUnavailable(f"DynamoDB {operation} failed: {exc}") from exc
+
+
+def item_size(item):
+    """An upper bound of the item's size as DynamoDB counts it (names + values)."""
+    size = 0
+    for name, value in item.items():
+        ((kind, raw),) = value.items()
+        size += len(name.encode()) + (
+            NUMBER_BYTES if kind == "N" else len(raw.encode() if kind == "S" else raw)
+        )
+    return size
+
+
+def ensure_fits(item):
+    """SessionTooLarge before anything is written, rather than DynamoDB's ValidationException."""
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        raise SessionTooLarge(
+            f"The session is {size} bytes stored, over the {MAX_ITEM_BYTES}-byte item limit; "
+            "nothing was written. Keep less in the session."
+        )
+
+
+def is_live(item, now=None):
+    try:
+        return int(item[EXPIRES_ATTRIBUTE]["N"]) > (time.time() if now is None else now)
+    except (KeyError, ValueError):
+        return False
+
+
 class SessionStore(SessionBase):
-    def _call(self, operation, **kwargs):
-        """One API call; outages become SessionStoreUnavailable (the middleware's 503)."""
+    _unwritten = False  # the key came from cycle_key() and the save that follows creates it
+
+    # --- item <-> session ----------------------------------------------------------------
+
+    def to_item(self, session_dict):
+        """The item that stores ``session_dict`` under this key."""
+        encoded = self.encode(session_dict)
+        if len(encoded) >= options()["COMPRESS_MIN_BYTES"]:
+            # The encoded string is base64 text: deflating wins back about a quarter.
+            data = {"B": zlib.compress(encoded.encode(), 6)}
+        else:
+            data = {"S": encoded}
+        item = {
+            **key_of(self.session_key),
+            DATA_ATTRIBUTE: data,
+            EXPIRES_ATTRIBUTE: {"N": str(int(time.time()) + self.get_expiry_age())},
+        }
+        user_id = user_id_of(session_dict)
+        if user_id and len(user_id.encode()) <= USER_ID_MAX_BYTES:  # else not indexable
+            item[USER_ATTRIBUTE] = {"S": user_id}
+        return item
+
+    def from_item(self, item):
+        """The session dict of a stored item; corrupt data is logged and reads as empty."""
+        data = item.get(DATA_ATTRIBUTE, {})
         try:
-            return getattr(get_client(), operation)(TableName=options()["TABLE_NAME"], **kwargs)
-        except ClientError as exc:
-            if condition_failed(exc):
-                raise
-            raise SessionStoreUnavailable(f"DynamoDB {operation} failed: {exc}") from exc
-        except BotoCoreError as exc:
-            raise SessionStoreUnavailable(f"DynamoDB {operation} failed: {exc}") from exc
+            if "B" in data:
+                encoded = zlib.decompress(data["B"]).decode()
+            else:
+                encoded = data["S"]
+        except (KeyError, zlib.error, UnicodeDecodeError) as exc:
+            suspicious.warning("Session data corrupted: unreadable %s (%s)", DATA_ATTRIBUTE, exc)
+            return {}
+        return self.decode(encoded)  # a bad signature is logged there, and reads as {}
+
+    # --- Django's contract ---------------------------------------------------------------
+
+    def _get_new_session_key(self):
+        # No exists() read: the conditional PutItem that creates it catches the rare collision.
+        return get_random_string(32, VALID_KEY_CHARS)
+
+    async def _aget_new_session_key(self):
+        return self._get_new_session_key()
 
     def load(self):
         if self.session_key is not None:
-            item = self._call(
-                "get_item", Key={KEY_ATTRIBUTE: {"S": digest(self.session_key)}}, ConsistentRead=True
-            ).get("Item")
-            if item and int(item[EXPIRES_ATTRIBUTE]["N"]) > time.time():
-                return self.decode(item[DATA_ATTRIBUTE]["S"])
+            item = self._get_item(self.session_key)
+            if item is not None:
+                return self.from_item(item)
+        # Unknown or expired: an empty session with no key, and nothing written.
         self._session_key = None
         return {}
 
     def exists(self, session_key):
-        if not session_key:
-            return False
-        item = self._call(
-            "get_item", Key={KEY_ATTRIBUTE: {"S": digest(session_key)}}, ConsistentRead=True
+        return bool(session_key) and self._get_item(session_key) is not None
+
+    def _get_item(self, session_key):
+        item = call(
+            "get_item", Key=key_of(session_key), ConsistentRead=options()["CONSISTENT_READ"]
         ).get("Item")
-        return bool(item) and int(item[EXPIRES_ATTRIBUTE]["N"]) > time.time()
+        return item if item is not None and is_live(item) else None
 
     def create(self):
+        self._session_key = self._get_new_session_key()
+        self._create()
+
+    def _create(self):
         while True:
-            self._session_key = self._get_new_session_key()
             try:
                 self.save(must_create=True)
             except CreateError:
-                continue  # a key collision: try another key
+                self._session_key = self._get_new_session_key()  # a collision: another key
+                continue
+            self._unwritten = False
             self.modified = True
             return
 
     def save(self, must_create=False):
         if self.session_key is None:
             return self.create()
-        data = self._get_session(no_load=must_create)
-        item = {
-            KEY_ATTRIBUTE: {"S": digest(self.session_key)},
-            DATA_ATTRIBUTE: {"S": self.encode(data)},
-            EXPIRES_ATTRIBUTE: {"N": str(int(time.time()) + self.get_expiry_age())},
-        }
+        if self._unwritten and not must_create:
+            return self._create()
+        item = self.to_item(self._get_session(no_load=must_create))
+        ensure_fits(item)
         # Create only if new; update only if it still exists (never resurrect a deleted one).
-        condition = f"attribute_{'not_' if must_create else ''}exists({KEY_ATTRIBUTE})"
+        exists = "attribute_not_exists" if must_create else "attribute_exists"
         try:
-            self._call("put_item", Item=item, ConditionExpression=condition)
-        except ClientError:
-            raise CreateError if must_create else UpdateError
+            call("put_item", Item=item, ConditionExpression=f"{exists}(#k)",
+                 ExpressionAttributeNames={"#k": KEY_ATTRIBUTE})  # fmt: skip
+        except ClientError as exc:  # only a failed condition comes back as ClientError
+            raise (CreateError if must_create else UpdateError) from exc
+
+    # Django's cycle_key() creates the new key with empty data, then saves the data: two
+    # writes. Here the save that follows writes the new key once, still conditionally.
+    def cycle_key(self):
+        old_key = self._rekey(self._session)
+        if old_key:
+            self.delete(old_key)
+
+    async def acycle_key(self):
+        old_key = self._rekey(await self._aget_session())
+        if old_key:
+            await self.adelete(old_key)
+
+    def _rekey(self, data):
+        """Keep ``data`` under a new key for the next save() to create; the old key."""
+        old_key = self.session_key
+        self._session_key = self._get_new_session_key()
+        self._session_cache = data
+        self._unwritten = True
+        self.modified = True
+        return old_key
 
     def delete(self, session_key=None):
-        session_key = session_key or self.session_key
         if session_key is None:
-            return
-        self._call("delete_item", Key={KEY_ATTRIBUTE: {"S": digest(session_key)}})
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        call("delete_item", Key=key_of(session_key))
 
     @classmethod
     def clear_expired(cls):
-        """TTL deletes expired items; this sweeps the ones it has not reached yet."""
-        store = cls()
-        now = int(time.time())
-        paginator = get_client().get_paginator("scan")
-        pages = paginator.paginate(
-            TableName=options()["TABLE_NAME"],
-            ProjectionExpression=KEY_ATTRIBUTE,
-            FilterExpression=f"{EXPIRES_ATTRIBUTE} <= :now",
-            ExpressionAttributeValues={":now": {"N": str(now)}},
-        )
-        for page in pages:
-            for item in page["Items"]:
-                store._call("delete_item", Key={KEY_ATTRIBUTE: item[KEY_ATTRIBUTE]})
+        """TTL deletes expired items late: sweep them all now (``manage.py clearsessions``)."""
+        delete_expired()
+
+
+def delete_expired(*, page_size=1000):
+    """Scan every page for expired items and delete them 25 at a time; how many were."""
+    scan = {
+        "ProjectionExpression": "#k",
+        "FilterExpression": "#e <= :now",
+        "ExpressionAttributeNames": {"#k": KEY_ATTRIBUTE, "#e": EXPIRES_ATTRIBUTE},
+        "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
+        "Limit": page_size,
+    }
+    deleted = 0
+    while True:
+        page = call("scan", **scan)
+        keys = page["Items"]  # each holds only the key
+        for start in range(0, len(keys), BATCH_WRITE_MAX):
+            batch_delete(keys[start : start + BATCH_WRITE_MAX])
+        deleted += len(keys)
+        if "LastEvaluatedKey" not in page:
+            return deleted
+        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+BATCH_WRITE_MAX = 25
+BATCH_ATTEMPTS = 8
+
+
+def batch_delete(keys):
+    batch("batch_write_item", {table_name(): [{"DeleteRequest": {"Key": key}} for key in keys]},
+          unprocessed="UnprocessedItems")  # fmt: skip
+
+
+def batch(operation, request_items, *, unprocessed):
+    """A batch call, repeated (with backoff) for what DynamoDB left unprocessed; the responses."""
+    responses = []
+    for attempt in range(BATCH_ATTEMPTS):
+        if attempt:
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        responses.append(call(operation, RequestItems=request_items))
+        request_items = responses[-1].get(unprocessed)
+        if not request_items:
+            return responses
+    raise SessionStoreUnavailable(
+        f"DynamoDB left {operation} unprocessed after {BATCH_ATTEMPTS} tries"
+    )

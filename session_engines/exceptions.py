@@ -3,3 +3,10 @@ class SessionStoreUnavailable(Exception):
 
     Engines raise it instead of the store's own errors; the middleware answers 503.
     """
+
+
+class SessionTooLarge(Exception):
+    """The session does not fit in the store's item size limit; nothing was written.
+
+    Not retryable: the middleware answers a 507 JSON error (and logs it).
+    """

@@ -15,7 +15,7 @@ from django.contrib.sessions import middleware
 from django.http import JsonResponse
 from django.utils.module_loading import import_string
 
-from .exceptions import SessionStoreUnavailable
+from .exceptions import SessionStoreUnavailable, SessionTooLarge
 
 logger = logging.getLogger("session_engines")
 
@@ -51,11 +51,18 @@ def store_unavailable_response(exc):
     return response
 
 
+def session_too_large_response(exc):
+    logger.error("session not saved: %s", exc)
+    return JsonResponse({"error": "The session is too large to store."}, status=507)
+
+
 class SessionMiddleware(middleware.SessionMiddleware):
     def process_exception(self, request, exception):
         # A load (or save) inside the view failed.
         if isinstance(exception, unavailable_errors()):
             return store_unavailable_response(exception)
+        if isinstance(exception, SessionTooLarge):
+            return session_too_large_response(exception)
         return None
 
     def process_response(self, request, response):
@@ -64,3 +71,5 @@ class SessionMiddleware(middleware.SessionMiddleware):
             return super().process_response(request, response)
         except unavailable_errors() as exc:
             return store_unavailable_response(exc)
+        except SessionTooLarge as exc:  # not retryable: no Retry-After
+            return session_too_large_response(exc)

@@ -1,0 +1,47 @@
+"""DynamoDB servers for the tests: ``moto server`` and dynalite, on free loopback ports.
+
+Each yields its endpoint URL and stops the server on exit. dynalite comes from npm
+(package.json at the repository root; ``make test`` runs ``npm ci`` when node_modules is missing).
+"""
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .servers import free_port, require, running
+
+ROOT = Path(__file__).resolve().parent.parent
+DYNALITE = ROOT / "node_modules" / "dynalite"
+
+# dynalite's CLI listens on every interface; this listens on loopback only, and makes tables
+# ACTIVE at once (it keeps them CREATING for 500 ms by default).
+DYNALITE_SCRIPT = """
+const [port] = process.argv.slice(-1);
+require(process.env.DYNALITE)({createTableMs: 0, deleteTableMs: 0, updateTableMs: 0})
+  .listen(Number(port), "127.0.0.1");
+"""
+
+
+@contextlib.contextmanager
+def moto_server():
+    """``python -m moto.server`` (the moto in this venv) over HTTP."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="moto-") as workdir:
+        args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        with running(args, port=port, log=Path(workdir) / "moto.log", timeout=30):
+            yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def dynalite():
+    """dynalite (npm), an independent DynamoDB implementation that validates strictly."""
+    if not (DYNALITE / "package.json").exists():
+        raise RuntimeError(f"dynalite is not installed in {DYNALITE.parent}; run: npm ci")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="dynalite-") as workdir:
+        args = [require("node"), "-e", DYNALITE_SCRIPT, str(port)]
+        env = {**os.environ, "DYNALITE": str(DYNALITE)}
+        with running(args, port=port, log=Path(workdir) / "dynalite.log", timeout=30, env=env):
+            yield f"http://127.0.0.1:{port}"

@@ -1,0 +1,130 @@
+"""``manage.py createsessiontable`` (and ``clearsessions``) against ``moto server``."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from session_engines import dynamodb, dynamodb_table
+from session_engines.dynamodb import SessionStore
+from tests.session_engines.dynamodb.conftest import FAKE_CREDENTIALS, create_plain_table
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def run(*args):
+    out = []
+
+    class Out:
+        def write(self, text):
+            out.append(text)
+
+    call_command("createsessiontable", *args, "--delay=0.05", stdout=Out())
+    return "".join(out)
+
+
+def test_it_creates_the_table_with_index_and_ttl_then_does_nothing(table):
+    output = run()
+    assert f"created table {table}" in output and "enabled TTL on expires" in output
+    client = dynamodb.get_client()
+    description = client.describe_table(TableName=table)["Table"]
+    assert description["TableStatus"] == "ACTIVE"
+    assert description["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    (index,) = description["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == dynamodb.USER_INDEX
+    assert index["KeySchema"] == [{"AttributeName": "uid", "KeyType": "HASH"}]
+    ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    assert "nothing to do" in run()  # idempotent
+    assert "is ready" in run("--check")
+
+
+def test_check_fails_clearly_when_the_table_is_missing(table):
+    with pytest.raises(CommandError, match=f"table {table} does not exist"):
+        run("--check")
+    assert table not in dynamodb.get_client().list_tables()["TableNames"]  # --check creates nothing
+
+
+def test_check_fails_without_ttl_and_the_command_enables_it(table):
+    dynamodb_table.create_table(dynamodb.get_client(), table)  # key and index, TTL off
+    with pytest.raises(CommandError, match="TTL is DISABLED"):
+        run("--check")
+    assert run() == "enabled TTL on expires\n"
+    run("--check")
+
+
+def test_a_first_version_table_gets_the_user_index(table):
+    create_plain_table(table, key="pk")
+    with pytest.raises(CommandError, match="index uid-index is missing"):
+        run("--check")
+    assert f"added index uid-index to table {table}" in run()
+    run("--check")
+
+
+def test_an_index_that_does_not_project_the_expiry_is_refused(table):
+    create_plain_table(table, key="pk")
+    dynamodb.get_client().update_table(
+        TableName=table,
+        AttributeDefinitions=dynamodb_table.ATTRIBUTE_DEFINITIONS,
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    **dynamodb_table.USER_INDEX_DEFINITION,
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            }
+        ],
+    )
+    for args in ((), ("--check",)):
+        with pytest.raises(CommandError, match="index uid-index does not project 'expires'"):
+            run(*args)
+
+
+def test_a_table_with_another_key_schema_is_refused(table):
+    create_plain_table(table, key="id")
+    for args in ((), ("--check",)):
+        with pytest.raises(CommandError, match="sessions need partition key 'pk'"):
+            run(*args)
+
+
+def test_the_command_exits_non_zero_and_honours_aws_endpoint_url_dynamodb(moto_server_url):
+    # The project's settings, ENDPOINT_URL None: boto3 finds the endpoint in the environment.
+    name = f"sessions-{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        **FAKE_CREDENTIALS,
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url,
+        "SESSION_DYNAMODB_TABLE": name,
+        "DJANGO_SETTINGS_MODULE": "sessiondemo.settings.dynamodb",
+    }
+    env.pop("SESSION_DYNAMODB_ENDPOINT_URL", None)
+
+    def manage(*args):
+        args = [sys.executable, "manage.py", "createsessiontable", *args]
+        return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    failed = manage("--check")
+    assert failed.returncode == 1
+    assert f"table {name} does not exist" in failed.stderr
+    created = manage("--delay=0.05")
+    assert created.returncode == 0, created.stderr
+    assert f"created table {name}" in created.stdout
+    assert manage("--check").returncode == 0
+
+
+def test_clearsessions_sweeps_expired_sessions(table):
+    run()
+    live, expired = SessionStore(), SessionStore()
+    expired.set_expiry(-60)
+    for store in (live, expired):
+        store["a"] = 1
+        store.save()
+    call_command("clearsessions")
+    keys = [item["pk"]["S"] for item in dynamodb.call("scan")["Items"]]
+    assert keys == [dynamodb.digest(live.session_key)]

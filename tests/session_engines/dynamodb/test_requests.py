@@ -1,0 +1,163 @@
+"""Requests through the app: DynamoDB calls per request, and what the client sees on failures.
+
+Failures are made on ``moto server`` by answering botocore's requests before they are sent
+(the ``before-send`` event): throttling and 5xx after botocore's retries, timeouts, a missing
+table. Every one is a 503 JSON answer with Retry-After, and nothing is written.
+"""
+
+import json
+import socket
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from django.conf import settings
+from django.test import Client
+
+from session_engines import dynamodb
+from tests.session_engines.dynamodb.conftest import use_table
+
+ALICE = {"userId": "alice", "userNm": "Alice Kim"}
+
+
+def https_client():
+    return Client(headers={"X-Forwarded-Proto": "https"})
+
+
+def login(client, body=ALICE):
+    return client.post("/login", json.dumps(body), content_type="application/json")
+
+
+def items():
+    return dynamodb.call("scan", ConsistentRead=True)["Items"]
+
+
+def test_each_request_pays_the_fewest_calls(ddb, api_calls):
+    client = https_client()
+    login(client)
+    assert api_calls == ["PutItem"]  # a new session: one conditional put
+    api_calls.clear()
+    assert client.get("/session").json() == ALICE
+    assert api_calls == ["GetItem"]  # reading it: one get
+    api_calls.clear()
+    login(client, {"userId": "alice", "userNm": "Alice K."})
+    assert api_calls == ["GetItem", "DeleteItem", "PutItem"]  # re-login cycles the key
+    api_calls.clear()
+    client.post("/logout")
+    assert api_calls == ["DeleteItem"]  # flush() needs no read
+    api_calls.clear()
+    client.cookies[settings.SESSION_COOKIE_NAME] = "madeupsessionkey1234567890abcdef"
+    client.get("/session")
+    assert api_calls == ["GetItem"]  # an unknown cookie: one get, nothing written
+    assert items() == []
+
+
+def test_a_session_too_large_is_a_json_507_and_nothing_is_written(ddb, settings):
+    settings.ROOT_URLCONF = "tests.session_engines.dynamodb.urls"
+    client = https_client()
+    login(client)
+    before = items()
+    response = client.get("/stuff?bytes=600000")
+    assert response.status_code == 507
+    assert response.json() == {"error": "The session is too large to store."}
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert items() == before
+    assert client.get("/session").json() == ALICE
+    assert client.get("/stuff?bytes=1000").status_code == 200  # a reasonable size is fine
+
+
+class Body:
+    def __init__(self, data):
+        self.data = data
+
+    def stream(self, **kwargs):
+        yield self.data
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """botocore still retries, without sleeping between tries (keeps the tests fast)."""
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda *a: 0)
+
+
+@pytest.fixture
+def failing(server_table, no_backoff):
+    """failing("GetItem", 400, "ThrottlingException"): every try of it gets that answer."""
+    attempts = []
+    events = dynamodb.get_client().meta.events
+    handlers = []
+
+    def fail(operation, status, code):
+        def answer(request, **kwargs):
+            attempts.append(operation)
+            body = json.dumps(
+                {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code}
+            )
+            headers = {"x-amzn-RequestId": "stub", "Content-Type": "application/x-amz-json-1.0"}
+            return AWSResponse(request.url, status, headers, Body(body.encode()))
+
+        handlers.append((f"before-send.dynamodb.{operation}", answer))
+        events.register(*handlers[-1])
+        return attempts
+
+    yield fail
+    for handler in handlers:
+        events.unregister(*handler)
+
+
+def assert_503(response):
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert "unavailable" in response.json()["error"]
+    assert not response.cookies
+
+
+@pytest.mark.parametrize(
+    "status, code",
+    [(400, "ThrottlingException"), (400, "ProvisionedThroughputExceededException"),
+     (500, "InternalServerError"), (503, "ServiceUnavailable")],
+)  # fmt: skip
+def test_a_read_failing_after_retries_is_503_never_a_logout(failing, status, code):
+    client = https_client()
+    login(client)
+    before = items()
+    attempts = failing("GetItem", status, code)
+    assert_503(client.get("/session"))
+    assert attempts == ["GetItem"] * 3  # botocore's standard mode tried three times
+    assert_503(login(client, {"userId": "bob", "userNm": "Bob"}))
+    assert items() == before  # nothing written, nothing deleted
+
+
+def test_a_failing_write_is_503_and_writes_nothing(failing):
+    attempts = failing("PutItem", 400, "ThrottlingException")
+    client = https_client()
+    assert_503(login(client))
+    assert attempts == ["PutItem"] * 3
+    assert items() == []
+
+
+def test_a_missing_table_is_503(server_table, settings):
+    settings.SESSION_DYNAMODB = {**settings.SESSION_DYNAMODB, "TABLE_NAME": "no-such-table"}
+    assert_503(login(https_client()))
+
+
+def test_a_store_that_never_answers_is_503_within_the_timeouts(server_table, settings, no_backoff):
+    client = https_client()
+    login(client)
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        settings.SESSION_DYNAMODB = {
+            **settings.SESSION_DYNAMODB,
+            "ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "CLIENT_CONFIG": {"connect_timeout": 0.2, "read_timeout": 0.2},
+        }
+        assert_503(client.get("/session"))
+
+
+def test_a_store_that_refuses_connections_is_503(server_table, settings, no_backoff):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        use_table(settings, endpoint_url=f"http://127.0.0.1:{port}")
+        assert_503(login(https_client()))
