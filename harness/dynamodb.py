@@ -13,6 +13,13 @@ from pathlib import Path
 from .servers import free_port, require, running
 
 ROOT = Path(__file__).resolve().parent.parent
+# For moto and dynalite: fake keys, so nothing can ever reach real AWS.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 DYNALITE = ROOT / "node_modules" / "dynalite"
 
 # dynalite's CLI listens on every interface; this listens on loopback only, and makes tables

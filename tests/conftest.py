@@ -28,14 +28,10 @@ def aws(monkeypatch):
     """moto in-process, with fake credentials so nothing can reach real AWS."""
     from moto import mock_aws
 
+    from harness.dynamodb import FAKE_CREDENTIALS
     from session_engines import dynamodb
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     dynamodb._clients.clear()  # clients must be created inside the mock
     with mock_aws():
@@ -45,15 +41,11 @@ def aws(monkeypatch):
 
 @pytest.fixture
 def dynamodb_table(aws, settings):
-    from session_engines import dynamodb
+    """The table as createsessiontable makes it (key schema and user index), under moto."""
+    from session_engines import dynamodb, dynamodb_table
 
     settings.SESSION_DYNAMODB = {"TABLE_NAME": "test-sessions", "REGION_NAME": "us-east-1"}
-    dynamodb.get_client().create_table(
-        TableName="test-sessions",
-        KeySchema=[{"AttributeName": dynamodb.KEY_ATTRIBUTE, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": dynamodb.KEY_ATTRIBUTE, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb_table.create_table(dynamodb.get_client(), "test-sessions")
     return "test-sessions"
 
 

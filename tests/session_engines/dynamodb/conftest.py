@@ -7,16 +7,10 @@ import uuid
 
 import pytest
 
-from harness.dynamodb import dynalite, moto_server
+from harness.dynamodb import FAKE_CREDENTIALS, dynalite, moto_server
 from session_engines import dynamodb, dynamodb_table
 
 IMPLEMENTATIONS = ["moto", "moto-server", "dynalite"]
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @pytest.fixture(scope="session")

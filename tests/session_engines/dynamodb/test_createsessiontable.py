@@ -12,7 +12,8 @@ from django.core.management.base import CommandError
 
 from session_engines import dynamodb, dynamodb_table
 from session_engines.dynamodb import SessionStore
-from tests.session_engines.dynamodb.conftest import FAKE_CREDENTIALS, create_plain_table
+from harness.dynamodb import FAKE_CREDENTIALS
+from tests.session_engines.dynamodb.conftest import create_plain_table
 
 ROOT = Path(__file__).resolve().parents[3]
 
