@@ -11,7 +11,7 @@ from django.test import Client
 
 from harness.servers import redis_server
 
-ENGINES = ["local", "redis", "dynamodb"]
+ENGINES = ["local", "redis", "redis_native", "dynamodb"]
 # What an engine's settings module may set differently from base.
 ENGINE_SETTINGS = ("SESSION_ENGINE", "SESSION_CACHE_ALIAS")
 
