@@ -1,0 +1,192 @@
+"""Redis topologies on loopback for tests and benchmarks: nodes, a primary with a replica
+watched by three redis-sentinel processes (ElastiCache Multi-AZ), an HAProxy endpoint that
+follows the primary (ElastiCache's primary endpoint), and a MONITOR recorder that shows which
+commands a server received.
+"""
+
+import contextlib
+import secrets
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from .servers import free_port, require, running
+
+SERVICE = "mymaster"
+
+
+@dataclass
+class Node:
+    port: int
+    process: object
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self):
+        return redis.Redis(port=self.port, socket_timeout=2)
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+
+    @contextlib.contextmanager
+    def frozen(self):
+        """SIGSTOP the server: connections open, nothing answers (a black-holed node)."""
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def redis_node(*extra_args, port=None):
+    """A throwaway redis-server on loopback that keeps nothing on disk."""
+    port = port or free_port()
+    with tempfile.TemporaryDirectory(prefix="redis-") as workdir:
+        args = [
+            require("redis-server"),
+            "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", workdir, "--repl-diskless-sync-delay", "0", *extra_args,
+        ]  # fmt: skip
+        with running(args, port=port, log=Path(workdir) / "redis.log") as process:
+            yield Node(port, process)
+
+
+def wait_until(predicate, timeout=15.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis.RedisError):
+            if predicate():
+                return
+        time.sleep(interval)
+    raise TimeoutError(f"not true after {timeout}s: {predicate}")
+
+
+def replicate(replica, primary):
+    replica.client().replicaof("127.0.0.1", primary.port)
+    wait_until(lambda: replica.client().info("replication")["master_link_status"] == "up")
+
+
+@dataclass
+class SentinelGroup:
+    primary: Node
+    replica: Node
+    sentinels: list  # [(host, port)]
+
+    def current_primary_port(self):
+        host, port = redis.Redis(port=self.sentinels[0][1]).sentinel_get_master_addr_by_name(SERVICE)
+        return int(port)
+
+
+@contextlib.contextmanager
+def sentinel_group(down_after_ms=500, failover_timeout_ms=2000):
+    """A primary, its replica, and three redis-sentinel processes (quorum 2) watching them."""
+    with contextlib.ExitStack() as stack:
+        primary = stack.enter_context(redis_node())
+        replica = stack.enter_context(redis_node())
+        replicate(replica, primary)
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sentinel-")))
+        sentinels = []
+        for n in range(3):
+            port = free_port()
+            conf = workdir / f"sentinel-{n}.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
+                f"sentinel monitor {SERVICE} 127.0.0.1 {primary.port} 2\n"
+                f"sentinel down-after-milliseconds {SERVICE} {down_after_ms}\n"
+                f"sentinel failover-timeout {SERVICE} {failover_timeout_ms}\n"
+                f"sentinel parallel-syncs {SERVICE} 1\n"
+            )
+            log = workdir / f"sentinel-{n}.log"
+            stack.enter_context(running([require("redis-sentinel"), str(conf)], port=port, log=log))
+            sentinels.append(("127.0.0.1", port))
+        for _, port in sentinels:  # each knows the replica and the two other sentinels
+            sentinel = redis.Redis(port=port)
+            wait_until(lambda s=sentinel: len(s.sentinel_slaves(SERVICE)) == 1)
+            wait_until(lambda s=sentinel: len(s.sentinel_sentinels(SERVICE)) == 2)
+        yield SentinelGroup(primary, replica, sentinels)
+
+
+@contextlib.contextmanager
+def primary_endpoint(*nodes):
+    """HAProxy in TCP mode sending new connections to whichever node says role:master.
+
+    Like ElastiCache's primary endpoint (a DNS name that follows the primary), it leaves
+    established connections where they are: after a failover they talk to a replica.
+    """
+    port = free_port()
+    servers = "".join(
+        f"  server n{i} 127.0.0.1:{node.port} check inter 100ms fall 1 rise 1\n"
+        for i, node in enumerate(nodes)
+    )
+    config = (
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 60s\n  timeout server 60s\n"
+        f"listen redis\n  bind 127.0.0.1:{port}\n  option tcp-check\n"
+        "  tcp-check send PING\\r\\n\n  tcp-check expect string +PONG\n"
+        "  tcp-check send info\\ replication\\r\\n\n  tcp-check expect string role:master\n"
+        "  tcp-check send QUIT\\r\\n\n  tcp-check expect string +OK\n" + servers
+    )
+    with tempfile.TemporaryDirectory(prefix="haproxy-") as workdir:
+        path = Path(workdir) / "haproxy.cfg"
+        path.write_text(config)
+        args = [require("haproxy"), "-f", str(path), "-db"]
+        with running(args, port=port, log=Path(workdir) / "haproxy.log"):
+            yield f"redis://127.0.0.1:{port}/0"
+
+
+class Recorder:
+    """The commands a server receives from its clients, via MONITOR on its own connection.
+
+    ``commands`` holds each top-level command (name upper-cased, then its arguments as MONITOR
+    prints them); commands a Lua script runs are kept apart in ``script_commands``, and a new
+    connection's set-up (once per pooled connection) in ``handshakes``. Each top-level command
+    is one round trip, except WAIT, which the native engine pipelines behind its write.
+    """
+
+    HANDSHAKE = {"HELLO", "CLIENT", "AUTH", "SELECT"}
+
+    def __init__(self, url):
+        self.client = redis.Redis.from_url(url)
+        self.commands, self.script_commands, self.handshakes = [], [], []
+        self._token = secrets.token_hex(8)
+
+    def __enter__(self):
+        self.client.ping()  # set up the connection that will send the stop token, first
+        self._monitor = self.client.monitor().__enter__()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        return self
+
+    def _read(self):
+        while True:
+            event = self._monitor.next_command()
+            command = event["command"]
+            if self._token in command:
+                return
+            parts = command.split(" ")
+            entry = " ".join([parts[0].upper(), *parts[1:]])
+            if event["client_type"] == "lua":
+                self.script_commands.append(entry)
+            elif entry.split(" ")[0] in self.HANDSHAKE:
+                self.handshakes.append(entry)
+            else:
+                self.commands.append(entry)
+
+    def __exit__(self, *exc_info):
+        self.client.echo(self._token)  # MONITOR shows it last; the reader stops there
+        self._thread.join(timeout=5)
+        self._monitor.__exit__(*exc_info)
+        self.client.close()
+
+    def names(self):
+        return [c.split(" ")[0] for c in self.commands]
+
+
