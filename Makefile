@@ -4,7 +4,7 @@ VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # package:command — installed by `make test` when missing (as root), or the command is printed.
-TEST_PACKAGES = redis-server:redis-server
+TEST_PACKAGES = redis-server:redis-server redis-sentinel:redis-sentinel haproxy:haproxy
 
 PY = $(VENV)/bin/python
 

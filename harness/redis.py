@@ -72,7 +72,7 @@ def wait_until(predicate, timeout=15.0, interval=0.05):
 
 def replicate(replica, primary):
     replica.client().replicaof("127.0.0.1", primary.port)
-    wait_until(lambda: replica.client().info("replication")["master_link_status"] == "up")
+    wait_until(lambda: replica.client().info("replication").get("master_link_status") == "up")
 
 
 @dataclass
