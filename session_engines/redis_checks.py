@@ -21,6 +21,7 @@ E_BAD_PREFIX = "session_engines.redis.E004"
 E_BAD_WAIT = "session_engines.redis.E005"
 E_IGNORES_EXCEPTIONS = "session_engines.redis.E006"
 E_PICKLE = "session_engines.redis.E007"
+E_WAIT_OUTLASTS_SOCKET = "session_engines.redis.E008"
 
 
 def is_int(value, minimum):
@@ -55,6 +56,21 @@ def check_session_redis(app_configs=None, **kwargs):
                 "SESSION_REDIS['WAIT_REPLICAS'] must be an int >= 0 and 'WAIT_TIMEOUT_MS' an int >= 1.",
                 hint="WAIT with 0 ms would block until the replicas answer, however long.",
                 id=E_BAD_WAIT,
+            )
+        )
+    socket_timeout = cache.get("OPTIONS", {}).get("SOCKET_TIMEOUT")
+    if (
+        not any(e.id == E_BAD_WAIT for e in errors)
+        and opts["WAIT_REPLICAS"]
+        and socket_timeout
+        and opts["WAIT_TIMEOUT_MS"] >= socket_timeout * 1000
+    ):
+        errors.append(
+            Error(
+                f"SESSION_REDIS['WAIT_TIMEOUT_MS'] ({opts['WAIT_TIMEOUT_MS']}) must be below the cache's "
+                f"SOCKET_TIMEOUT ({socket_timeout} s).",
+                hint="Otherwise a missing replica reads as a timeout instead of a refused write.",
+                id=E_WAIT_OUTLASTS_SOCKET,
             )
         )
     return errors + cache_errors(opts["CACHE_ALIAS"])

@@ -5,6 +5,8 @@ session keys: they are the SHA-256 hex digest of the key (what our engines store
 be shown to an operator, logged or put in a URL without handing out a live credential.
 """
 
+from __future__ import annotations  # Operator.list shadows the builtin in its annotations
+
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
