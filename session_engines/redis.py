@@ -137,18 +137,20 @@ def call(*command, wait=False):
     """Send one command in one round trip (WAIT pipelined behind a write when configured)."""
     opts = options()
     wait = wait and opts["WAIT_REPLICAS"] > 0
-    pipe = connection().pipeline(transaction=False)
-    pipe.execute_command(*command)
-    if wait:
-        pipe.execute_command("WAIT", opts["WAIT_REPLICAS"], opts["WAIT_TIMEOUT_MS"])
+    client = get_redis_connection(opts["CACHE_ALIAS"])
     try:
+        if not wait:
+            return client.execute_command(*command)
+        pipe = client.pipeline(transaction=False)
+        pipe.execute_command(*command)
+        pipe.execute_command("WAIT", opts["WAIT_REPLICAS"], opts["WAIT_TIMEOUT_MS"])
         replies = pipe.execute()
     except NoScriptError:
         raise
     except RedisError as exc:
         # Down, timed out, still READONLY after one reconnect, out of memory: retry later.
         raise SessionStoreUnavailable(f"Redis {command[0]} failed: {exc}") from exc
-    if wait and replies[1] < opts["WAIT_REPLICAS"]:
+    if replies[1] < opts["WAIT_REPLICAS"]:
         # Written on the primary only: a failover now could lose it, so do not acknowledge it.
         raise SessionStoreUnavailable(
             f"{command[0]} reached {replies[1]} of {opts['WAIT_REPLICAS']} replicas "
