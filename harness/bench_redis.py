@@ -79,7 +79,12 @@ def http_operations(client_class):
     def logout(state):
         post(state["client"], "/logout")
 
-    return {"POST /login": login, "GET /session": read, "POST /login again": relogin, "POST /logout": logout}
+    return {
+        "POST /login": login,
+        "GET /session": read,
+        "POST /login again": relogin,
+        "POST /logout": logout,
+    }
 
 
 def main():
@@ -117,7 +122,11 @@ def main():
                 SESSION_ENGINE=engine,
                 SESSION_CACHE_ALIAS="sessions",
                 CACHES={**settings.CACHES, "sessions": location},
-                SESSION_REDIS={**settings.SESSION_REDIS, "WAIT_REPLICAS": wait, "WAIT_TIMEOUT_MS": 500},
+                SESSION_REDIS={
+                    **settings.SESSION_REDIS,
+                    "WAIT_REPLICAS": wait,
+                    "WAIT_TIMEOUT_MS": 500,
+                },
             )
 
         def operations(engine):
@@ -132,7 +141,9 @@ def main():
                 for op_name, op in ops.items():
                     with Recorder(recorded_url) as seen:
                         op(state)
-                    round_trips[name, op_name] = len([c for c in seen.commands if not c.startswith("WAIT")])
+                    round_trips[name, op_name] = len(
+                        [c for c in seen.commands if not c.startswith("WAIT")]
+                    )
         for _ in range(args.rounds):
             for network in networks:
                 for name, engine, wait in VARIANTS:
@@ -161,7 +172,8 @@ def main():
     print(f"{'operation':<20}" + header * len(VARIANTS))
     for op_name in operations(VARIANTS[0][1]):
         cells = [
-            f"{round_trips[name, op_name]:>12}" + "".join(f"{ratio(n, name, op_name):>11.2f}x" for n in networks)
+            f"{round_trips[name, op_name]:>12}"
+            + "".join(f"{ratio(n, name, op_name):>11.2f}x" for n in networks)
             for name, _, _ in VARIANTS
         ]
         print(f"{op_name:<20}" + "".join(cells))

@@ -83,7 +83,9 @@ class SentinelGroup:
     sentinels: list  # [(host, port)]
 
     def current_primary_port(self):
-        host, port = redis.Redis(port=self.sentinels[0][1]).sentinel_get_master_addr_by_name(SERVICE)
+        host, port = redis.Redis(port=self.sentinels[0][1]).sentinel_get_master_addr_by_name(
+            SERVICE
+        )
         return int(port)
 
 
@@ -191,8 +193,6 @@ class Recorder:
         return [c.split(" ")[0] for c in self.commands]
 
 
-
-
 @contextlib.contextmanager
 def delayed(port, delay_ms):
     """A TCP relay to ``port`` that holds every reply for ``delay_ms``: a network round trip.
@@ -231,7 +231,8 @@ def delayed(port, delay_ms):
     async def relay(client_reader, client_writer):
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", port)
         await asyncio.gather(
-            pipe(client_reader, server_writer, 0), pipe(server_reader, client_writer, delay_ms / 1000)
+            pipe(client_reader, server_writer, 0),
+            pipe(server_reader, client_writer, delay_ms / 1000),
         )
 
     server = loop.run_until_complete(asyncio.start_server(relay, "127.0.0.1", listen_port))

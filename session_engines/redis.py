@@ -162,7 +162,11 @@ def call(*command, wait=False):
 def delete_by_digest(session_digest, prefix=None):
     """End a session and drop it from its user's index; True when it existed."""
     return bool(
-        DELETE([session_key_name(session_digest, prefix)], [session_digest, user_index_prefix(prefix)], wait=True)
+        DELETE(
+            [session_key_name(session_digest, prefix)],
+            [session_digest, user_index_prefix(prefix)],
+            wait=True,
+        )
     )
 
 
@@ -214,7 +218,9 @@ class SessionStore(SessionBase):
             written = call("SET", key, value, mode, "EX", ttl, wait=True)
         else:
             keys = [key] if user_id is None else [key, user_index_name(user_id)]
-            written = WRITE(keys, [value, ttl, mode, session_digest, user_index_prefix()], wait=True)
+            written = WRITE(
+                keys, [value, ttl, mode, session_digest, user_index_prefix()], wait=True
+            )
         if not written:
             raise CreateError if must_create else UpdateError
         self._stored_user = None if user_id is None else digest(user_id)

@@ -7,8 +7,6 @@ they use must not hide outages (``IGNORE_EXCEPTIONS``) or unpickle session data.
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
-from . import redis
-
 NATIVE = "session_engines.redis"
 CACHE_ENGINES = ("session_engines.cache", "django.contrib.sessions.backends.cache")
 DJANGO_REDIS = "django_redis.cache.RedisCache"
@@ -32,11 +30,17 @@ def is_int(value, minimum):
 def check_session_redis(app_configs=None, **kwargs):
     if settings.SESSION_ENGINE != NATIVE:
         return []
+    from . import redis  # only now: a project without django-redis never gets here
+
     config = getattr(settings, "SESSION_REDIS", {})
     if not isinstance(config, dict):
         return [Error("SESSION_REDIS must be a dict.", id=E_NOT_A_DICT)]
     errors = [
-        Error(f"SESSION_REDIS has an unknown key {key!r}.", hint=f"Known: {sorted(redis.DEFAULTS)}.", id=E_UNKNOWN_KEY)
+        Error(
+            f"SESSION_REDIS has an unknown key {key!r}.",
+            hint=f"Known: {sorted(redis.DEFAULTS)}.",
+            id=E_UNKNOWN_KEY,
+        )
         for key in sorted(set(config) - set(redis.DEFAULTS))
     ]
     opts = redis.options()
@@ -49,7 +53,9 @@ def check_session_redis(app_configs=None, **kwargs):
             )
         )
     if not isinstance(opts["KEY_PREFIX"], str) or not opts["KEY_PREFIX"]:
-        errors.append(Error("SESSION_REDIS['KEY_PREFIX'] must be a non-empty string.", id=E_BAD_PREFIX))
+        errors.append(
+            Error("SESSION_REDIS['KEY_PREFIX'] must be a non-empty string.", id=E_BAD_PREFIX)
+        )
     if not is_int(opts["WAIT_REPLICAS"], 0) or not is_int(opts["WAIT_TIMEOUT_MS"], 1):
         errors.append(
             Error(
@@ -98,7 +104,9 @@ def check_session_cache(app_configs=None, **kwargs):
 
 def cache_errors(alias):
     options = settings.CACHES.get(alias, {}).get("OPTIONS", {})
-    if options.get("IGNORE_EXCEPTIONS") or getattr(settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False):
+    if options.get("IGNORE_EXCEPTIONS") or getattr(
+        settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False
+    ):
         return [
             Error(
                 f"CACHES[{alias!r}] ignores Redis exceptions: an outage would log users out silently.",

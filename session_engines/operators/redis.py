@@ -66,7 +66,9 @@ class RedisOperator:
         position, digests = int(cursor or 0), []
         while True:
             position, keys = run(engine.connection().scan, position, pattern, limit)
-            digests += [d for d in (key.decode().rpartition(":")[2] for key in keys) if DIGEST.fullmatch(d)]
+            digests += [
+                d for d in (key.decode().rpartition(":")[2] for key in keys) if DIGEST.fullmatch(d)
+            ]
             if position == 0 or len(digests) >= limit:
                 break
         return Page(records=self._records(digests), cursor=str(position) if position else None)

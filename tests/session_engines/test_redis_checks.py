@@ -8,7 +8,10 @@ from session_engines import redis_checks
 SESSIONS_CACHE = {
     "BACKEND": "django_redis.cache.RedisCache",
     "LOCATION": "redis://127.0.0.1:6379/0",
-    "OPTIONS": {"SERIALIZER": "django_redis.serializers.json.JSONSerializer", "SOCKET_TIMEOUT": 1.0},
+    "OPTIONS": {
+        "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
+        "SOCKET_TIMEOUT": 1.0,
+    },
 }
 
 
@@ -19,8 +22,16 @@ def ids():
 @pytest.fixture
 def native(settings):
     settings.SESSION_ENGINE = "session_engines.redis"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, "sessions": SESSIONS_CACHE}
-    settings.SESSION_REDIS = {"CACHE_ALIAS": "sessions", "KEY_PREFIX": "s", "WAIT_REPLICAS": 0, "WAIT_TIMEOUT_MS": 100}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sessions": SESSIONS_CACHE,
+    }
+    settings.SESSION_REDIS = {
+        "CACHE_ALIAS": "sessions",
+        "KEY_PREFIX": "s",
+        "WAIT_REPLICAS": 0,
+        "WAIT_TIMEOUT_MS": 100,
+    }
     return settings
 
 
@@ -51,7 +62,13 @@ def test_bad_session_redis_is_an_error(native, session_redis, error):
 def test_ignore_exceptions_is_an_error(native, engine):
     native.SESSION_ENGINE = engine
     native.SESSION_CACHE_ALIAS = "sessions"
-    native.CACHES = {**native.CACHES, "sessions": {**SESSIONS_CACHE, "OPTIONS": {**SESSIONS_CACHE["OPTIONS"], "IGNORE_EXCEPTIONS": True}}}
+    native.CACHES = {
+        **native.CACHES,
+        "sessions": {
+            **SESSIONS_CACHE,
+            "OPTIONS": {**SESSIONS_CACHE["OPTIONS"], "IGNORE_EXCEPTIONS": True},
+        },
+    }
     assert ids() == [redis_checks.E_IGNORES_EXCEPTIONS]
 
 

@@ -13,7 +13,15 @@ from django.test import Client
 from django_redis.pool import ConnectionFactory
 
 import sessiondemo.settings.base
-from harness.redis import SERVICE, primary_endpoint, redis_node, replicate, sentinel_group, wait_until
+from harness.redis import (
+    SERVICE,
+    primary_endpoint,
+    redis_node,
+    replicate,
+    sentinel_group,
+    wait_until,
+)
+from tests.conftest import use_redis
 
 REDIS_ENGINES = ["redis", "redis_native"]
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
@@ -24,7 +32,9 @@ def base_settings(monkeypatch, **env):
     """A fresh evaluation of settings/base.py under these environment variables."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("base_probe", Path(sessiondemo.settings.base.__file__))
+    spec = importlib.util.spec_from_file_location(
+        "base_probe", Path(sessiondemo.settings.base.__file__)
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -57,13 +67,19 @@ def caught_up(primary, replica):
 def test_sentinel_failover_recovers_on_the_promoted_replica(engine, settings, monkeypatch, caplog):
     with sentinel_group() as group:
         sentinels = ",".join(f"{host}:{port}" for host, port in group.sentinels)
-        probe = base_settings(monkeypatch, REDIS_URL=f"redis://{SERVICE}/0", REDIS_SENTINELS=sentinels)
+        probe = base_settings(
+            monkeypatch, REDIS_URL=f"redis://{SERVICE}/0", REDIS_SENTINELS=sentinels
+        )
         settings.CACHES = {**settings.CACHES, "sessions": probe.CACHES["sessions"]}
         users = [{"userId": f"user{n}", "userNm": f"User {n}"} for n in range(5)]
         clients = [new_client() for _ in users]
         if engine == "redis_native":
             # Acknowledged only once a replica has it: the primary may die right after.
-            settings.SESSION_REDIS = {**settings.SESSION_REDIS, "WAIT_REPLICAS": 1, "WAIT_TIMEOUT_MS": 300}
+            settings.SESSION_REDIS = {
+                **settings.SESSION_REDIS,
+                "WAIT_REPLICAS": 1,
+                "WAIT_TIMEOUT_MS": 300,
+            }
         for client, user in zip(clients, users, strict=True):
             assert login(client, user).status_code == 200
         if engine == "redis":
@@ -95,7 +111,11 @@ def test_sentinel_failover_recovers_on_the_promoted_replica(engine, settings, mo
             assert "reached 0 of 1 replicas" in caplog.text
             # ...until a replacement node joins (ElastiCache replaces the failed one).
             with redis_node("--replicaof", "127.0.0.1", str(group.replica.port)) as replacement:
-                wait_until(lambda: replacement.client().info("replication").get("master_link_status") == "up")
+                wait_until(
+                    lambda: (
+                        replacement.client().info("replication").get("master_link_status") == "up"
+                    )
+                )
                 assert login(clients[0], BOB).status_code == 200
         else:
             assert login(clients[0], BOB).status_code == 200
@@ -117,7 +137,7 @@ def test_readonly_after_a_failover_reconnects_to_the_new_primary(engine, client,
         replicate(b, a)
         with primary_endpoint(a, b) as url:
             wait_until(lambda: endpoint_ports(url) == {a.port})
-            settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": url}}
+            use_redis(settings, url)
             assert login(client).status_code == 200
             caught_up(a, b)
             # Failover: b is promoted, a becomes its replica; the endpoint follows the primary,

@@ -8,15 +8,12 @@ from django.conf import settings as django_settings
 
 from harness.redis import redis_node
 from harness.servers import free_port
+from tests.conftest import use_redis
 from tests.session_engines.test_middleware import assert_503
 
 REDIS_ENGINES = ["redis", "redis_native"]
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
 NOBODY = {"userId": None, "userNm": None}
-
-
-def use(settings, url):
-    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": url}}
 
 
 def login(client, body=ALICE):
@@ -32,7 +29,7 @@ def timed(request):
 @pytest.mark.parametrize("engine", REDIS_ENGINES, indirect=True)
 def test_unresponsive_redis_is_a_503_within_the_timeout_then_recovers(engine, client, settings):
     with redis_node() as node:
-        use(settings, node.url)
+        use_redis(settings, node.url)
         assert login(client).status_code == 200
         with node.frozen():  # connections stay open, nothing answers
             response, elapsed = timed(lambda: client.get("/session"))  # the load path
@@ -46,10 +43,12 @@ def test_unresponsive_redis_is_a_503_within_the_timeout_then_recovers(engine, cl
 
 
 @pytest.mark.parametrize("engine", REDIS_ENGINES, indirect=True)
-def test_stopped_redis_is_a_503_and_a_restarted_one_answers_the_next_request(engine, client, settings):
+def test_stopped_redis_is_a_503_and_a_restarted_one_answers_the_next_request(
+    engine, client, settings
+):
     port = free_port()
     with redis_node(port=port) as node:
-        use(settings, node.url)
+        use_redis(settings, node.url)
         assert login(client).status_code == 200
     assert_503(client.get("/session"))  # refused: no logout, no new cookie
     with redis_node(port=port):
@@ -66,7 +65,7 @@ def test_djangos_own_cache_engine_would_log_the_user_out(settings, client, db):
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
     settings.SESSION_CACHE_ALIAS = "sessions"
     with redis_node() as node:
-        use(settings, node.url)
+        use_redis(settings, node.url)
         login(client)
         with node.frozen():
             response = client.get("/session")

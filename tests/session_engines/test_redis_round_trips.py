@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from harness.redis import Recorder
+from tests.conftest import use_redis
 
 REDIS_ENGINES = ["redis", "redis_native"]
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
@@ -36,8 +37,18 @@ def login(client, body=ALICE):
 # Store operations. The cache-backed engine's are Django's: EXISTS before creating, a GET
 # before every update. The native engine's are one command each.
 STORE_COUNTS = {
-    "redis": {"create": ["EXISTS", "SET"], "load": ["GET"], "modify": ["GET", "GET", "SET"], "delete": ["DEL"]},
-    "redis_native": {"create": ["SET"], "load": ["GET"], "modify": ["GET", "SET"], "delete": ["DEL"]},
+    "redis": {
+        "create": ["EXISTS", "SET"],
+        "load": ["GET"],
+        "modify": ["GET", "GET", "SET"],
+        "delete": ["DEL"],
+    },
+    "redis_native": {
+        "create": ["SET"],
+        "load": ["GET"],
+        "modify": ["GET", "SET"],
+        "delete": ["DEL"],
+    },
 }
 
 
@@ -68,7 +79,7 @@ def test_store_round_trips(engine, redis_url):
 
 def test_native_writes_are_conditional_and_expire(settings, redis_url):
     settings.SESSION_ENGINE = "session_engines.redis"
-    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": redis_url}}
+    use_redis(settings, redis_url)
     session = new_session({"warm": "up"})
     created = recorded(redis_url, lambda: new_session({"a": 1}))
     ttl = str(settings.SESSION_COOKIE_AGE)

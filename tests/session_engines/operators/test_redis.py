@@ -2,23 +2,11 @@
 
 import hashlib
 
-import pytest
-from django_redis import get_redis_connection
-
 from harness.redis import Recorder
 from session_engines import redis as engine
 from session_engines.operators import get_operator, session_id
 from session_engines.operators.redis import RedisOperator
 from session_engines.redis import SessionStore
-
-
-@pytest.fixture
-def native(settings, redis_url, db):
-    settings.SESSION_ENGINE = "session_engines.redis"
-    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": redis_url}}
-    client = get_redis_connection("sessions")
-    client.flushdb()
-    return client
 
 
 def session_of(user_id, **extra):
@@ -30,13 +18,17 @@ def session_of(user_id, **extra):
     return session
 
 
-def test_get_operator_picks_it(native):
+def test_get_operator_picks_it(native_redis):
     assert isinstance(get_operator(), RedisOperator)
     assert RedisOperator.supports_user_index
 
 
-def test_list_pages_through_every_session_exactly_once_and_skips_the_indexes(native, redis_url):
-    sessions = [session_of(f"user{n % 7}") for n in range(120)] + [session_of(None) for _ in range(5)]
+def test_list_pages_through_every_session_exactly_once_and_skips_the_indexes(
+    native_redis, redis_url
+):
+    sessions = [session_of(f"user{n % 7}") for n in range(120)] + [
+        session_of(None) for _ in range(5)
+    ]
     operator = RedisOperator()
     seen, cursor, pages = [], None, 0
     with Recorder(redis_url) as recorded:
@@ -52,7 +44,7 @@ def test_list_pages_through_every_session_exactly_once_and_skips_the_indexes(nat
     assert "KEYS" not in recorded.names() and "SCAN" in recorded.names()
 
 
-def test_records_are_decoded_and_carry_no_raw_key(native):
+def test_records_are_decoded_and_carry_no_raw_key(native_redis):
     session = session_of("alice", cart=[1, 2])
     record = RedisOperator().get(session_id(session.session_key))
     assert record.user_id == "alice"
@@ -63,7 +55,7 @@ def test_records_are_decoded_and_carry_no_raw_key(native):
     assert RedisOperator().get(hashlib.sha256(b"gone").hexdigest()) is None
 
 
-def test_delete_ends_the_session_and_its_index_entry(native):
+def test_delete_ends_the_session_and_its_index_entry(native_redis):
     session, other = session_of("alice"), session_of("alice")
     operator = RedisOperator()
     assert operator.delete(session_id(session.session_key))
@@ -72,7 +64,7 @@ def test_delete_ends_the_session_and_its_index_entry(native):
     assert [r.id for r in operator.for_user("alice")] == [session_id(other.session_key)]
 
 
-def test_for_user_and_delete_for_user(native):
+def test_for_user_and_delete_for_user(native_redis):
     alices = {session_id(session_of("alice").session_key) for _ in range(3)}
     bob = session_of("bob")
     operator = RedisOperator()
@@ -80,18 +72,20 @@ def test_for_user_and_delete_for_user(native):
     assert operator.delete_for_user("alice") == 3
     assert operator.for_user("alice") == []
     assert [r.id for r in operator.for_user("bob")] == [session_id(bob.session_key)]
-    assert not native.exists(engine.user_index_name("alice"))
+    assert not native_redis.exists(engine.user_index_name("alice"))
 
 
-def test_for_user_prunes_stale_members(native):
+def test_for_user_prunes_stale_members(native_redis):
     kept = session_of("alice")
     gone = session_of("alice")
-    native.delete(engine.session_key_name(session_id(gone.session_key)))  # expired or deleted by hand
+    native_redis.delete(
+        engine.session_key_name(session_id(gone.session_key))
+    )  # expired or deleted by hand
     moved = session_of("alice")
-    native.set(  # rewritten for another user by something that bypassed the engine
+    native_redis.set(  # rewritten for another user by something that bypassed the engine
         engine.session_key_name(session_id(moved.session_key)),
         engine.pack(SessionStore().encode({"userInfo": {"userId": "bob"}}), "bob"),
     )
     assert [r.id for r in RedisOperator().for_user("alice")] == [session_id(kept.session_key)]
-    members = {m.decode() for m in native.zrange(engine.user_index_name("alice"), 0, -1)}
+    members = {m.decode() for m in native_redis.zrange(engine.user_index_name("alice"), 0, -1)}
     assert members == {session_id(kept.session_key)}
