@@ -230,10 +230,11 @@ def delayed(port, delay_ms):
 
     async def relay(client_reader, client_writer):
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", port)
-        await asyncio.gather(
-            pipe(client_reader, server_writer, 0),
-            pipe(server_reader, client_writer, delay_ms / 1000),
-        )
+        with contextlib.suppress(asyncio.CancelledError):  # the relay shutting down
+            await asyncio.gather(
+                pipe(client_reader, server_writer, 0),
+                pipe(server_reader, client_writer, delay_ms / 1000),
+            )
 
     server = loop.run_until_complete(asyncio.start_server(relay, "127.0.0.1", listen_port))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
