@@ -254,3 +254,65 @@ def delayed(port, delay_ms):
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         loop.close()
+
+
+def write_tls_files(directory):
+    """A throwaway CA and a server certificate for 127.0.0.1: (ca.pem, server.pem, server.key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject, key, issuer, issuer_key, *extensions):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate(
+        "test CA", ca_key, "test CA", ca_key, x509.BasicConstraints(ca=True, path_length=None)
+    )
+    server = certificate(
+        "127.0.0.1", key, "test CA", ca_key,
+        x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+    )  # fmt: skip
+    paths = [Path(directory) / name for name in ("ca.pem", "server.pem", "server.key")]
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+@contextlib.contextmanager
+def tls_redis_node(*extra_args):
+    """A redis-server speaking TLS only (like ElastiCache with in-transit encryption).
+
+    Yields (node, path of the CA certificate that signed its certificate).
+    """
+    with tempfile.TemporaryDirectory(prefix="redis-tls-") as directory:
+        ca, cert, key = write_tls_files(directory)
+        port = free_port()
+        tls = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert),
+               "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no"]  # fmt: skip
+        with redis_node(*tls, *extra_args, port=port) as node:
+            yield node, ca
