@@ -4,7 +4,7 @@ VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # package:command — installed by `make test` when missing (as root), or the command is printed.
-TEST_PACKAGES = redis-server:redis-server nodejs:node npm:npm
+TEST_PACKAGES = redis-server:redis-server redis-sentinel:redis-sentinel haproxy:haproxy nodejs:node npm:npm
 # The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests.
 COMPAT_VENV ?= .venv-compat
 COMPAT_PY = $(COMPAT_VENV)/bin/python

@@ -11,4 +11,4 @@ class SessionEnginesConfig(AppConfig):
     verbose_name = "Session engines"
 
     def ready(self):
-        from . import checks  # noqa: F401 -- registers the system checks
+        from . import checks, redis_checks  # noqa: F401 -- register the system checks

@@ -11,7 +11,7 @@ from django.test import Client
 
 from harness.servers import redis_server
 
-ENGINES = ["local", "redis", "dynamodb"]
+ENGINES = ["local", "redis", "redis_native", "dynamodb"]
 # What an engine's settings module may set differently from base.
 ENGINE_SETTINGS = ("SESSION_ENGINE", "SESSION_CACHE_ALIAS")
 
@@ -71,3 +71,20 @@ def engine(request, settings, db):
 def client():
     """The test client as the ALB calls us: over HTTPS, said by X-Forwarded-Proto."""
     return Client(headers={"X-Forwarded-Proto": "https"})
+
+
+def use_redis(settings, url):
+    """Point the ``sessions`` cache (and so both Redis engines) at the Redis server at ``url``."""
+    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": url}}
+
+
+@pytest.fixture
+def native_redis(settings, redis_url, db):
+    """The native Redis engine on the test session's redis-server, emptied; yields a client."""
+    from django_redis import get_redis_connection
+
+    settings.SESSION_ENGINE = "session_engines.redis"
+    use_redis(settings, redis_url)
+    client = get_redis_connection("sessions")
+    client.flushdb()
+    return client

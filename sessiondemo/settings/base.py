@@ -11,6 +11,10 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -108,6 +112,11 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # Redis (ElastiCache): redis:// or rediss:// (in-transit encryption); AUTH in the URL.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1.0"))
+# Sentinel: REDIS_SENTINELS="host:26379,host:26379,..."; REDIS_URL's host is then the
+# monitored service name (redis://:password@mymaster/0). Empty: REDIS_URL is the server itself.
+REDIS_SENTINELS = [
+    (host, int(port)) for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS"))
+]
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -122,8 +131,39 @@ CACHES = {
             "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT,
             "SOCKET_TIMEOUT": REDIS_TIMEOUT,
             # Never IGNORE_EXCEPTIONS: an outage must be a 503, not a silent logout.
+            # One immediate retry, on a fresh connection, when the pooled one is dead (Redis
+            # restarted) or answers READONLY (a failover demoted its node): reconnecting follows
+            # the new primary (DNS endpoint or Sentinel). Timeouts are not retried, so an
+            # outage costs one REDIS_TIMEOUT, then a 503.
+            "CONNECTION_POOL_KWARGS": {
+                "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError, ReadOnlyError)),
+            },
         },
     },
+}
+if REDIS_SENTINELS:
+    # Every command goes to the primary Sentinel names (DefaultClient with one LOCATION, not
+    # django-redis's SentinelClient, which reads from replicas): a session read must see the
+    # write that created it.
+    CACHES["sessions"]["OPTIONS"] |= {
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": REDIS_SENTINELS,
+        "SENTINEL_KWARGS": {
+            "socket_timeout": REDIS_TIMEOUT,
+            "socket_connect_timeout": REDIS_TIMEOUT,
+            "password": os.environ.get("REDIS_SENTINEL_PASSWORD") or None,
+            "retry": Retry(NoBackoff(), 0),
+        },
+    }
+
+# The native Redis engine (session_engines.redis), on the "sessions" cache's connection pool.
+SESSION_REDIS = {
+    "CACHE_ALIAS": "sessions",
+    "KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", "sessiondemo") + ":session",
+    # WAIT for this many replicas after each write (0: off); SESSION_REDIS_WAIT_REPLICAS=1 on a
+    # Multi-AZ replication group keeps acknowledged sessions through a failover.
+    "WAIT_REPLICAS": int(os.environ.get("SESSION_REDIS_WAIT_REPLICAS", "0")),
+    "WAIT_TIMEOUT_MS": int(os.environ.get("SESSION_REDIS_WAIT_TIMEOUT_MS", "100")),
 }
 
 # DynamoDB (session_engines.dynamodb). Credentials come from boto3's default chain only.

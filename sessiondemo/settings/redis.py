@@ -1,10 +1,13 @@
 """Django's cache-backed session engine on django-redis (ElastiCache for Redis).
 
-REDIS_URL (redis:// or rediss://, AUTH in the URL) and REDIS_TIMEOUT configure the
-``sessions`` cache in base.
+REDIS_URL (redis:// or rediss://, AUTH in the URL), REDIS_TIMEOUT and REDIS_SENTINELS configure
+the ``sessions`` cache in base. The engine is Django's cache engine with one change
+(``session_engines.cache``): Django's own turns a Redis outage into a silent logout, ours into a
+503 with Retry-After. ``redis_native`` is the recommended Redis engine (fewer round trips,
+hashed keys, a per-user index); this one is the design card's original choice.
 """
 
 from .base import *  # noqa: F401,F403
 
-SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_ENGINE = "session_engines.cache"
 SESSION_CACHE_ALIAS = "sessions"

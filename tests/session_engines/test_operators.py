@@ -12,7 +12,7 @@ from django.test import Client
 
 from session_engines.operators import UserIndexUnavailable, get_operator, session_id
 
-INDEXED_ENGINES = ["local", "dynamodb"]  # engines that keep a per-user index
+INDEXED_ENGINES = ["local", "dynamodb", "redis_native"]  # engines that keep a per-user index
 UNINDEXED_ENGINES = ["redis"]  # Django's cache-backed engine: it cannot
 OPERATOR_ENGINES = INDEXED_ENGINES + UNINDEXED_ENGINES
 

@@ -1,0 +1,318 @@
+"""Redis topologies on loopback for tests and benchmarks: nodes, a primary with a replica
+watched by three redis-sentinel processes (ElastiCache Multi-AZ), an HAProxy endpoint that
+follows the primary (ElastiCache's primary endpoint), and a MONITOR recorder that shows which
+commands a server received.
+"""
+
+import contextlib
+import secrets
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from .servers import free_port, require, running
+
+SERVICE = "mymaster"
+
+
+@dataclass
+class Node:
+    port: int
+    process: object
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self):
+        return redis.Redis(port=self.port, socket_timeout=2)
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+
+    @contextlib.contextmanager
+    def frozen(self):
+        """SIGSTOP the server: connections open, nothing answers (a black-holed node)."""
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def redis_node(*extra_args, port=None):
+    """A throwaway redis-server on loopback that keeps nothing on disk."""
+    port = port or free_port()
+    with tempfile.TemporaryDirectory(prefix="redis-") as workdir:
+        args = [
+            require("redis-server"),
+            "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", workdir, "--repl-diskless-sync-delay", "0", *extra_args,
+        ]  # fmt: skip
+        with running(args, port=port, log=Path(workdir) / "redis.log") as process:
+            yield Node(port, process)
+
+
+def wait_until(predicate, timeout=15.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis.RedisError):
+            if predicate():
+                return
+        time.sleep(interval)
+    raise TimeoutError(f"not true after {timeout}s: {predicate}")
+
+
+def replicate(replica, primary, *, port=None):
+    """Make ``replica`` replicate ``primary`` (through ``port``, a relay, when given)."""
+    replica.client().replicaof("127.0.0.1", port or primary.port)
+    wait_until(lambda: replica.client().info("replication").get("master_link_status") == "up")
+
+
+@dataclass
+class SentinelGroup:
+    primary: Node
+    replica: Node
+    sentinels: list  # [(host, port)]
+
+    def current_primary_port(self):
+        host, port = redis.Redis(port=self.sentinels[0][1]).sentinel_get_master_addr_by_name(
+            SERVICE
+        )
+        return int(port)
+
+
+@contextlib.contextmanager
+def sentinel_group(down_after_ms=500, failover_timeout_ms=2000):
+    """A primary, its replica, and three redis-sentinel processes (quorum 2) watching them."""
+    with contextlib.ExitStack() as stack:
+        primary = stack.enter_context(redis_node())
+        replica = stack.enter_context(redis_node())
+        replicate(replica, primary)
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sentinel-")))
+        sentinels = []
+        for n in range(3):
+            port = free_port()
+            conf = workdir / f"sentinel-{n}.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
+                f"sentinel monitor {SERVICE} 127.0.0.1 {primary.port} 2\n"
+                f"sentinel down-after-milliseconds {SERVICE} {down_after_ms}\n"
+                f"sentinel failover-timeout {SERVICE} {failover_timeout_ms}\n"
+                f"sentinel parallel-syncs {SERVICE} 1\n"
+            )
+            log = workdir / f"sentinel-{n}.log"
+            stack.enter_context(running([require("redis-sentinel"), str(conf)], port=port, log=log))
+            sentinels.append(("127.0.0.1", port))
+        for _, port in sentinels:  # each knows the replica and the two other sentinels
+            sentinel = redis.Redis(port=port)
+            wait_until(lambda s=sentinel: len(s.sentinel_slaves(SERVICE)) == 1)
+            wait_until(lambda s=sentinel: len(s.sentinel_sentinels(SERVICE)) == 2)
+        yield SentinelGroup(primary, replica, sentinels)
+
+
+@contextlib.contextmanager
+def primary_endpoint(*nodes):
+    """HAProxy in TCP mode sending new connections to whichever node says role:master.
+
+    Like ElastiCache's primary endpoint (a DNS name that follows the primary), it leaves
+    established connections where they are: after a failover they talk to a replica.
+    """
+    port = free_port()
+    servers = "".join(
+        f"  server n{i} 127.0.0.1:{node.port} check inter 100ms fall 1 rise 1\n"
+        for i, node in enumerate(nodes)
+    )
+    config = (
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 60s\n  timeout server 60s\n"
+        f"listen redis\n  bind 127.0.0.1:{port}\n  option tcp-check\n"
+        "  tcp-check send PING\\r\\n\n  tcp-check expect string +PONG\n"
+        "  tcp-check send info\\ replication\\r\\n\n  tcp-check expect string role:master\n"
+        "  tcp-check send QUIT\\r\\n\n  tcp-check expect string +OK\n" + servers
+    )
+    with tempfile.TemporaryDirectory(prefix="haproxy-") as workdir:
+        path = Path(workdir) / "haproxy.cfg"
+        path.write_text(config)
+        args = [require("haproxy"), "-f", str(path), "-db"]
+        with running(args, port=port, log=Path(workdir) / "haproxy.log"):
+            yield f"redis://127.0.0.1:{port}/0"
+
+
+class Recorder:
+    """The commands a server receives from its clients, via MONITOR on its own connection.
+
+    ``commands`` holds each top-level command (name upper-cased, then its arguments as MONITOR
+    prints them); commands a Lua script runs are kept apart in ``script_commands``, and a new
+    connection's set-up (once per pooled connection) in ``handshakes``. Each top-level command
+    is one round trip, except WAIT, which the native engine pipelines behind its write.
+    """
+
+    HANDSHAKE = {"HELLO", "CLIENT", "AUTH", "SELECT"}
+
+    def __init__(self, url):
+        self.client = redis.Redis.from_url(url)
+        self.commands, self.script_commands, self.handshakes = [], [], []
+        self._token = secrets.token_hex(8)
+
+    def __enter__(self):
+        self.client.ping()  # set up the connection that will send the stop token, first
+        self._monitor = self.client.monitor().__enter__()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        return self
+
+    def _read(self):
+        while True:
+            event = self._monitor.next_command()
+            command = event["command"]
+            if self._token in command:
+                return
+            parts = command.split(" ")
+            entry = " ".join([parts[0].upper(), *parts[1:]])
+            if event["client_type"] == "lua":
+                self.script_commands.append(entry)
+            elif entry.split(" ")[0] in self.HANDSHAKE:
+                self.handshakes.append(entry)
+            else:
+                self.commands.append(entry)
+
+    def __exit__(self, *exc_info):
+        self.client.echo(self._token)  # MONITOR shows it last; the reader stops there
+        self._thread.join(timeout=5)
+        self._monitor.__exit__(*exc_info)
+        self.client.close()
+
+    def names(self):
+        return [c.split(" ")[0] for c in self.commands]
+
+
+@contextlib.contextmanager
+def delayed(port, delay_ms):
+    """A TCP relay to ``port`` that holds every reply for ``delay_ms``: a network round trip.
+
+    Loopback answers in tens of microseconds, so CPU hides the cost of a round trip; in a VPC
+    each one costs roughly 0.2-1 ms. Yields the relay's redis:// URL.
+    """
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    listen_port = free_port()
+
+    async def pipe(reader, writer, delay):
+        """Copy in order, each chunk ``delay`` after it arrived (not after the previous one)."""
+        chunks = asyncio.Queue()
+
+        async def send():
+            while (chunk := await chunks.get()) is not None:
+                arrived, data = chunk
+                await asyncio.sleep(max(0.0, arrived + delay - loop.time()))
+                writer.write(data)
+                await writer.drain()
+
+        sender = asyncio.ensure_future(send())
+        try:
+            while data := await reader.read(65536):
+                chunks.put_nowait((loop.time(), data))
+        except ConnectionError:
+            pass
+        finally:
+            chunks.put_nowait(None)
+            with contextlib.suppress(ConnectionError):
+                await sender
+            writer.close()
+
+    async def relay(client_reader, client_writer):
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", port)
+        with contextlib.suppress(asyncio.CancelledError):  # the relay shutting down
+            await asyncio.gather(
+                pipe(client_reader, server_writer, 0),
+                pipe(server_reader, client_writer, delay_ms / 1000),
+            )
+
+    server = loop.run_until_complete(asyncio.start_server(relay, "127.0.0.1", listen_port))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{listen_port}/0"
+    finally:
+
+        async def shutdown():
+            server.close()
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
+
+
+def write_tls_files(directory):
+    """A throwaway CA and a server certificate for 127.0.0.1: (ca.pem, server.pem, server.key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject, key, issuer, issuer_key, *extensions):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate(
+        "test CA", ca_key, "test CA", ca_key, x509.BasicConstraints(ca=True, path_length=None)
+    )
+    server = certificate(
+        "127.0.0.1", key, "test CA", ca_key,
+        x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+    )  # fmt: skip
+    paths = [Path(directory) / name for name in ("ca.pem", "server.pem", "server.key")]
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+@contextlib.contextmanager
+def tls_redis_node(*extra_args):
+    """A redis-server speaking TLS only (like ElastiCache with in-transit encryption).
+
+    Yields (node, path of the CA certificate that signed its certificate).
+    """
+    with tempfile.TemporaryDirectory(prefix="redis-tls-") as directory:
+        ca, cert, key = write_tls_files(directory)
+        port = free_port()
+        tls = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert),
+               "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no"]  # fmt: skip
+        with redis_node(*tls, *extra_args, port=port) as node:
+            yield node, ca

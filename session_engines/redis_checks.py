@@ -1,0 +1,117 @@
+"""System checks for the Redis session engines (``manage.py check``, and at start-up).
+
+For ``session_engines.redis``: the ``SESSION_REDIS`` dict. For both Redis engines: the cache
+they use must not hide outages (``IGNORE_EXCEPTIONS``) or unpickle session data.
+"""
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+NATIVE = "session_engines.redis"
+CACHE_ENGINES = ("session_engines.cache", "django.contrib.sessions.backends.cache")
+DJANGO_REDIS = "django_redis.cache.RedisCache"
+
+# Every id this module emits, in one place.
+E_NOT_A_DICT = "session_engines.redis.E001"
+E_UNKNOWN_KEY = "session_engines.redis.E002"
+E_NOT_DJANGO_REDIS = "session_engines.redis.E003"
+E_BAD_PREFIX = "session_engines.redis.E004"
+E_BAD_WAIT = "session_engines.redis.E005"
+E_IGNORES_EXCEPTIONS = "session_engines.redis.E006"
+E_PICKLE = "session_engines.redis.E007"
+E_WAIT_OUTLASTS_SOCKET = "session_engines.redis.E008"
+
+
+def is_int(value, minimum):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+@register(Tags.compatibility)
+def check_session_redis(app_configs=None, **kwargs):
+    if settings.SESSION_ENGINE != NATIVE:
+        return []
+    from . import redis  # only now: a project without django-redis never gets here
+
+    config = getattr(settings, "SESSION_REDIS", {})
+    if not isinstance(config, dict):
+        return [Error("SESSION_REDIS must be a dict.", id=E_NOT_A_DICT)]
+    errors = [
+        Error(
+            f"SESSION_REDIS has an unknown key {key!r}.",
+            hint=f"Known: {sorted(redis.DEFAULTS)}.",
+            id=E_UNKNOWN_KEY,
+        )
+        for key in sorted(set(config) - set(redis.DEFAULTS))
+    ]
+    opts = redis.options()
+    cache = settings.CACHES.get(opts["CACHE_ALIAS"], {})
+    if cache.get("BACKEND") != DJANGO_REDIS:
+        errors.append(
+            Error(
+                f"SESSION_REDIS['CACHE_ALIAS'] = {opts['CACHE_ALIAS']!r} must name a {DJANGO_REDIS} cache.",
+                id=E_NOT_DJANGO_REDIS,
+            )
+        )
+    if not isinstance(opts["KEY_PREFIX"], str) or not opts["KEY_PREFIX"]:
+        errors.append(
+            Error("SESSION_REDIS['KEY_PREFIX'] must be a non-empty string.", id=E_BAD_PREFIX)
+        )
+    if not is_int(opts["WAIT_REPLICAS"], 0) or not is_int(opts["WAIT_TIMEOUT_MS"], 1):
+        errors.append(
+            Error(
+                "SESSION_REDIS['WAIT_REPLICAS'] must be an int >= 0 and 'WAIT_TIMEOUT_MS' an int >= 1.",
+                hint="WAIT with 0 ms would block until the replicas answer, however long.",
+                id=E_BAD_WAIT,
+            )
+        )
+    socket_timeout = cache.get("OPTIONS", {}).get("SOCKET_TIMEOUT")
+    if (
+        not any(e.id == E_BAD_WAIT for e in errors)
+        and opts["WAIT_REPLICAS"]
+        and socket_timeout
+        and opts["WAIT_TIMEOUT_MS"] >= socket_timeout * 1000
+    ):
+        errors.append(
+            Error(
+                f"SESSION_REDIS['WAIT_TIMEOUT_MS'] ({opts['WAIT_TIMEOUT_MS']}) must be below the cache's "
+                f"SOCKET_TIMEOUT ({socket_timeout} s).",
+                hint="Otherwise a missing replica reads as a timeout instead of a refused write.",
+                id=E_WAIT_OUTLASTS_SOCKET,
+            )
+        )
+    return errors + cache_errors(opts["CACHE_ALIAS"])
+
+
+@register(Tags.compatibility)
+def check_session_cache(app_configs=None, **kwargs):
+    if settings.SESSION_ENGINE not in CACHE_ENGINES:
+        return []
+    alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
+    if settings.CACHES.get(alias, {}).get("BACKEND") != DJANGO_REDIS:
+        return []
+    errors = cache_errors(alias)
+    serializer = settings.CACHES[alias].get("OPTIONS", {}).get("SERIALIZER", "pickle")
+    if "pickle" in serializer.lower():
+        errors.append(
+            Error(
+                f"CACHES[{alias!r}] pickles session data (django-redis's default).",
+                hint='Set OPTIONS["SERIALIZER"] = "django_redis.serializers.json.JSONSerializer".',
+                id=E_PICKLE,
+            )
+        )
+    return errors
+
+
+def cache_errors(alias):
+    options = settings.CACHES.get(alias, {}).get("OPTIONS", {})
+    if options.get("IGNORE_EXCEPTIONS") or getattr(
+        settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False
+    ):
+        return [
+            Error(
+                f"CACHES[{alias!r}] ignores Redis exceptions: an outage would log users out silently.",
+                hint="Remove IGNORE_EXCEPTIONS; session_engines.middleware answers 503 instead.",
+                id=E_IGNORES_EXCEPTIONS,
+            )
+        ]
+    return []

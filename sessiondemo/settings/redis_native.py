@@ -1,0 +1,10 @@
+"""Our native Redis session engine (``session_engines.redis``): the recommended Redis engine.
+
+One round trip per load, create, update and delete; keys are SHA-256 digests; a per-user index.
+It uses the ``sessions`` cache's connection pool (REDIS_URL, REDIS_TIMEOUT, REDIS_SENTINELS in
+base); SESSION_REDIS in base holds the rest.
+"""
+
+from .base import *  # noqa: F401,F403
+
+SESSION_ENGINE = "session_engines.redis"

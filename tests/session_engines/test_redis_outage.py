@@ -1,0 +1,73 @@
+"""Redis down: a 503 with Retry-After within the timeout, never a logout; back: no restart."""
+
+import json
+import time
+
+import pytest
+from django.conf import settings as django_settings
+
+from harness.redis import redis_node
+from harness.servers import free_port
+from tests.conftest import use_redis
+from tests.session_engines.test_middleware import assert_503
+
+REDIS_ENGINES = ["redis", "redis_native"]
+ALICE = {"userId": "alice", "userNm": "Alice Kim"}
+NOBODY = {"userId": None, "userNm": None}
+
+
+def login(client, body=ALICE):
+    return client.post("/login", json.dumps(body), content_type="application/json")
+
+
+def timed(request):
+    started = time.monotonic()
+    response = request()
+    return response, time.monotonic() - started
+
+
+@pytest.mark.parametrize("engine", REDIS_ENGINES, indirect=True)
+def test_unresponsive_redis_is_a_503_within_the_timeout_then_recovers(engine, client, settings):
+    with redis_node() as node:
+        use_redis(settings, node.url)
+        assert login(client).status_code == 200
+        with node.frozen():  # connections stay open, nothing answers
+            response, elapsed = timed(lambda: client.get("/session"))  # the load path
+            assert_503(response)
+            assert elapsed < django_settings.REDIS_TIMEOUT + 1  # one timeout, not a 16 s hang
+            response, elapsed = timed(lambda: login(client, {"userId": "bob", "userNm": "Bob"}))
+            assert_503(response)
+            assert elapsed < django_settings.REDIS_TIMEOUT + 1
+        # Same process, same pool: the user is still logged in.
+        assert client.get("/session").json() == ALICE
+
+
+@pytest.mark.parametrize("engine", REDIS_ENGINES, indirect=True)
+def test_stopped_redis_is_a_503_and_a_restarted_one_answers_the_next_request(
+    engine, client, settings
+):
+    port = free_port()
+    with redis_node(port=port) as node:
+        use_redis(settings, node.url)
+        assert login(client).status_code == 200
+    assert_503(client.get("/session"))  # refused: no logout, no new cookie
+    with redis_node(port=port):
+        # The pooled connection died with the old server; the first request replaces it.
+        response = client.get("/session")
+        assert response.status_code == 200
+        assert response.json() == NOBODY  # that server kept nothing on disk
+        assert login(client).status_code == 200
+        assert client.get("/session").json() == ALICE
+
+
+def test_djangos_own_cache_engine_would_log_the_user_out(settings, client, db):
+    """Why session_engines.cache exists: Django's load() swallows the outage."""
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    with redis_node() as node:
+        use_redis(settings, node.url)
+        login(client)
+        with node.frozen():
+            response = client.get("/session")
+        assert response.status_code == 200
+        assert response.json() == NOBODY

@@ -1,0 +1,114 @@
+"""Round trips to Redis, counted by the server itself (MONITOR): what each engine pays."""
+
+import json
+from importlib import import_module
+
+import pytest
+from django.conf import settings
+
+from harness.redis import Recorder
+from tests.conftest import use_redis
+
+REDIS_ENGINES = ["redis", "redis_native"]
+ALICE = {"userId": "alice", "userNm": "Alice Kim"}
+
+
+def store_class():
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def new_session(data):
+    session = store_class()()
+    session.update(data)
+    session.save()
+    return session
+
+
+def recorded(url, action):
+    with Recorder(url) as seen:
+        action()
+    return seen
+
+
+def login(client, body=ALICE):
+    return client.post("/login", json.dumps(body), content_type="application/json")
+
+
+# Store operations. The cache-backed engine's are Django's: EXISTS before creating, a GET
+# before every update. The native engine's are one command each.
+STORE_COUNTS = {
+    "redis": {
+        "create": ["EXISTS", "SET"],
+        "load": ["GET"],
+        "modify": ["GET", "GET", "SET"],
+        "delete": ["DEL"],
+    },
+    "redis_native": {
+        "create": ["SET"],
+        "load": ["GET"],
+        "modify": ["GET", "SET"],
+        "delete": ["DEL"],
+    },
+}
+
+
+@pytest.mark.parametrize("engine", REDIS_ENGINES, indirect=True)
+def test_store_round_trips(engine, redis_url):
+    expected = STORE_COUNTS[engine]
+    new_session({"warm": "up"})  # the pool's connection is set up outside the counts
+    sessions = []
+    created = recorded(redis_url, lambda: sessions.append(new_session({"a": 1})))
+    key = sessions[0].session_key
+    assert created.names() == expected["create"]
+    assert recorded(redis_url, lambda: store_class()(key).load()).names() == expected["load"]
+
+    def modify():
+        session = store_class()(key)
+        session["b"] = 2
+        session.save()
+
+    assert recorded(redis_url, modify).names() == expected["modify"]
+
+    def delete():
+        session = store_class()(key)
+        session.load()
+        session.delete()
+
+    assert recorded(redis_url, delete).names()[-1:] == expected["delete"]
+
+
+def test_native_writes_are_conditional_and_expire(settings, redis_url):
+    settings.SESSION_ENGINE = "session_engines.redis"
+    use_redis(settings, redis_url)
+    session = new_session({"warm": "up"})
+    created = recorded(redis_url, lambda: new_session({"a": 1}))
+    ttl = str(settings.SESSION_COOKIE_AGE)
+    assert created.commands[0].endswith(f"NX EX {ttl}")
+
+    def modify():
+        session["b"] = 2
+        session.save()
+
+    assert recorded(redis_url, modify).commands[0].endswith(f"XX EX {ttl}")
+
+
+@pytest.mark.parametrize("engine", REDIS_ENGINES, indirect=True)
+def test_http_round_trips(engine, client, redis_url):
+    """The seed's API, per request: what the README's table shows."""
+    login(client, {"userId": "warm", "userNm": "Up"})
+    client.post("/logout")
+    first_login = recorded(redis_url, lambda: login(client)).names()
+    read = recorded(redis_url, lambda: client.get("/session")).names()
+    relogin = recorded(redis_url, lambda: login(client)).names()
+    logout = recorded(redis_url, lambda: client.post("/logout")).names()
+    if engine == "redis":
+        assert first_login == ["EXISTS", "SET", "GET", "SET"]
+        assert read == ["GET"]
+        assert relogin == ["GET", "EXISTS", "SET", "DEL", "GET", "SET"]
+        assert logout == ["DEL"]
+    else:
+        # A session with a user writes through one EVALSHA: the SET and the user index.
+        assert first_login == ["SET", "EVALSHA"]
+        assert read == ["GET"]
+        assert relogin == ["GET", "EVALSHA", "EVALSHA", "EVALSHA"]
+        assert logout == ["EVALSHA"]
