@@ -1,0 +1,189 @@
+"""Simulated users: each logs in, then reads its session through the load balancer.
+
+Every user is a thread with its own ``requests.Session`` (its own cookie jar, so the
+``sessionid`` and the ``AWSALB`` cookies travel like a browser's). A fault (kill an instance,
+a rolling restart) runs while they read; users keep reading until it is over, so every user
+reads both before and after it. Everything is bounded: reads per user and a deadline.
+"""
+
+import math
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+LOGIN_ATTEMPTS = 3
+READS_AFTER_FAULT = 2
+TIMEOUT = 10.0
+
+
+@dataclass
+class Hit:
+    kind: str  # "login" or "read"
+    status: int  # 0: no answer at all
+    served_by: str | None
+    user_id: str | None  # the userId the answer carried
+    seconds: float
+    after_fault: bool
+
+
+@dataclass
+class User:
+    user_id: str
+    hits: list = field(default_factory=list)
+
+    @property
+    def logins(self):
+        return [hit for hit in self.hits if hit.kind == "login" and hit.status == 200]
+
+    @property
+    def login_instance(self):
+        """Where the session was created (the instance a sticky LB pins the user to)."""
+        return self.logins[-1].served_by if self.logins else None
+
+    @property
+    def reads(self):
+        return [hit for hit in self.hits if hit.kind == "read"]
+
+    @property
+    def lost(self):
+        """A read that was answered (200) without this user's UserInfo: logged out."""
+        return any(hit.status == 200 and hit.user_id != self.user_id for hit in self.reads)
+
+    @property
+    def kept(self):
+        return bool(self.logins) and not self.lost
+
+
+@dataclass
+class Run:
+    users: list
+    in_flight_at_fault: int = 0
+
+    @property
+    def hits(self):
+        return [hit for user in self.users for hit in user.hits]
+
+    @property
+    def errors(self):
+        """5xx answers, and requests that got no answer at all."""
+        return [hit for hit in self.hits if hit.status >= 500 or hit.status == 0]
+
+    def summary(self):
+        seconds = sorted(hit.seconds for hit in self.hits)
+        kept = sum(user.kept for user in self.users)
+        return {
+            "users": len(self.users),
+            "kept_pct": round(100 * kept / len(self.users), 1),
+            "requests": len(seconds),
+            "errors_5xx": len(self.errors),
+            "p50_ms": round(1000 * percentile(seconds, 0.50), 1),
+            "p99_ms": round(1000 * percentile(seconds, 0.99), 1),
+        }
+
+
+def percentile(ordered, fraction):
+    if not ordered:
+        return 0.0
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+class Load:
+    """The shared state of one run: counters, the fault's start and end."""
+
+    def __init__(self, *, users, reads, fault, progress, deadline):
+        self.users = users
+        self.reads = reads
+        self.progress = progress
+        self.deadline = deadline
+        self.fault = fault
+        self.fault_done = threading.Event()
+        if fault is None:
+            self.fault_done.set()
+        self.changed = threading.Condition()
+        self.reads_done = 0
+        self.finished = 0
+        self.in_flight = 0
+
+    def request(self, user, session, kind, method, url, **kwargs):
+        after_fault = self.fault_done.is_set()
+        with self.changed:
+            self.in_flight += 1
+        started = time.monotonic()
+        try:
+            response = session.request(method, url, timeout=TIMEOUT, **kwargs)
+            status, served_by = response.status_code, response.headers.get("X-Served-By")
+            user_id = response.json().get("userId") if status == 200 else None
+        except requests.RequestException:
+            status, served_by, user_id = 0, None, None
+        hit = Hit(kind, status, served_by, user_id, time.monotonic() - started, after_fault)
+        user.hits.append(hit)
+        with self.changed:
+            self.in_flight -= 1
+            self.reads_done += kind == "read"
+            self.changed.notify_all()
+        if self.progress:
+            self.progress(min(self.reads_done, self.users * self.reads), self.users * self.reads)
+        return hit
+
+    def simulate(self, user, base_url, think):
+        with requests.Session() as session:
+            body = {"userId": user.user_id, "userNm": f"User {user.user_id}"}
+            for _ in range(LOGIN_ATTEMPTS):
+                if self.request(user, session, "login", "POST", f"{base_url}/login", json=body).status == 200:
+                    break
+                time.sleep(0.2)
+            else:
+                return
+            while time.monotonic() < self.deadline:
+                reads = user.reads
+                after = sum(hit.after_fault for hit in reads)
+                if len(reads) >= self.reads and self.fault_done.is_set() and after >= READS_AFTER_FAULT:
+                    return
+                self.request(user, session, "read", "GET", f"{base_url}/session")
+                time.sleep(think * secrets.SystemRandom().random() * 2)
+
+    def run_fault(self, run):
+        """Once a third of the reads are done, inject the fault while the users keep reading."""
+        with self.changed:
+            self.changed.wait_for(
+                lambda: self.reads_done >= self.users * self.reads // 3
+                or self.finished == self.users
+                or time.monotonic() > self.deadline,
+                timeout=max(0.0, self.deadline - time.monotonic()),
+            )
+            run.in_flight_at_fault = self.in_flight
+        try:
+            self.fault()
+        finally:
+            self.fault_done.set()
+
+
+def run_users(base_url, *, users=10, reads=20, fault=None, think=0.02, timeout=120.0, progress=None):
+    """K users, M reads each, through ``base_url``; ``fault()`` runs a third of the way in."""
+    token = secrets.token_hex(3)
+    population = [User(f"user{index}-{token}") for index in range(users)]
+    load = Load(
+        users=users, reads=reads, fault=fault, progress=progress,
+        deadline=time.monotonic() + timeout,
+    )  # fmt: skip
+    run = Run(population)
+
+    def simulate(user):
+        try:
+            load.simulate(user, base_url, think)
+        finally:
+            with load.changed:
+                load.finished += 1
+                load.changed.notify_all()
+
+    threads = [threading.Thread(target=simulate, args=(user,), daemon=True) for user in population]
+    for thread in threads:
+        thread.start()
+    if fault is not None:
+        load.run_fault(run)
+    for thread in threads:
+        thread.join()
+    return run
