@@ -5,10 +5,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # package:command — installed by `make test` when missing (as root), or the command is printed.
 TEST_PACKAGES = redis-server:redis-server
+# The HA environment: HAProxy, a throwaway PostgreSQL (binaries off PATH), headless Chromium.
+TEST_PACKAGES += haproxy:haproxy chromium:chromium postgresql:/usr/lib/postgresql/*/bin/initdb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test venv system-packages clean
+.PHONY: run test venv system-packages clean ha-demo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -28,6 +30,10 @@ system-packages:
 
 test: venv system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# N gunicorn instances behind HAProxy, every engine x LB mode x fault: HA_ARGS="--users 20"
+ha-demo: venv system-packages
+	$(PY) -m harness.ha $(HA_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

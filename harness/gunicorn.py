@@ -7,6 +7,7 @@ changes during a deploy (like an ECS task replaced behind the same target group)
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -67,11 +68,16 @@ class Instance:
         return self.process is not None and self.process.poll() is None
 
     def kill(self):
-        """SIGKILL the whole process group: requests in flight are lost."""
+        """SIGKILL the whole process group: requests in flight are lost.
+
+        Returns once the port refuses connections: a dying worker can still hold the
+        listening socket for a moment after its master is gone.
+        """
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+            wait_closed(self.port)
 
     def stop(self, timeout=10.0):
         """Graceful: SIGTERM lets gunicorn finish the requests in flight; SIGKILL if it hangs."""
@@ -84,3 +90,14 @@ class Instance:
             except subprocess.TimeoutExpired:
                 pass
         self.kill()  # also reaps any worker that outlived its master
+
+
+def wait_closed(port, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            return
+        time.sleep(0.01)
+    raise TimeoutError(f"127.0.0.1:{port} still accepts connections after {timeout}s")

@@ -37,6 +37,10 @@ defaults
     timeout queue 5s
     retries 3
     option redispatch 1
+    # A fresh server connection per request: a request is never sent on an idle connection to
+    # an instance that has just died (which HAProxy answers by closing the client's
+    # connection), so only the requests in flight on a killed instance fail.
+    option http-server-close
     default-server inter 200ms fastinter 100ms downinter 200ms rise 2 fall 2
 
 frontend web

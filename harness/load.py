@@ -25,8 +25,12 @@ class Hit:
     status: int  # 0: no answer at all
     served_by: str | None
     user_id: str | None  # the userId the answer carried
+    started: float  # time.monotonic()
     seconds: float
     after_fault: bool
+
+    def overlaps(self, window):
+        return window is not None and self.started <= window[1] and self.started + self.seconds >= window[0]
 
 
 @dataclass
@@ -60,7 +64,7 @@ class User:
 @dataclass
 class Run:
     users: list
-    in_flight_at_fault: int = 0
+    fault_window: tuple | None = None  # (start, end), time.monotonic()
 
     @property
     def hits(self):
@@ -70,6 +74,11 @@ class Run:
     def errors(self):
         """5xx answers, and requests that got no answer at all."""
         return [hit for hit in self.hits if hit.status >= 500 or hit.status == 0]
+
+    @property
+    def in_flight_during_fault(self):
+        """The requests under way while the fault happened (for a kill: at that instant)."""
+        return [hit for hit in self.hits if hit.overlaps(self.fault_window)]
 
     def summary(self):
         seconds = sorted(hit.seconds for hit in self.hits)
@@ -105,12 +114,9 @@ class Load:
         self.changed = threading.Condition()
         self.reads_done = 0
         self.finished = 0
-        self.in_flight = 0
 
     def request(self, user, session, kind, method, url, **kwargs):
         after_fault = self.fault_done.is_set()
-        with self.changed:
-            self.in_flight += 1
         started = time.monotonic()
         try:
             response = session.request(method, url, timeout=TIMEOUT, **kwargs)
@@ -118,10 +124,9 @@ class Load:
             user_id = response.json().get("userId") if status == 200 else None
         except requests.RequestException:
             status, served_by, user_id = 0, None, None
-        hit = Hit(kind, status, served_by, user_id, time.monotonic() - started, after_fault)
+        hit = Hit(kind, status, served_by, user_id, started, time.monotonic() - started, after_fault)
         user.hits.append(hit)
         with self.changed:
-            self.in_flight -= 1
             self.reads_done += kind == "read"
             self.changed.notify_all()
         if self.progress:
@@ -154,10 +159,11 @@ class Load:
                 or time.monotonic() > self.deadline,
                 timeout=max(0.0, self.deadline - time.monotonic()),
             )
-            run.in_flight_at_fault = self.in_flight
+        started = time.monotonic()
         try:
             self.fault()
         finally:
+            run.fault_window = (started, time.monotonic())
             self.fault_done.set()
 
 
