@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
+
 from . import report
 from .gunicorn import BASE_DIR, Instance
 from .haproxy import haproxy
@@ -163,6 +165,15 @@ def instance_env(engine, *, name, secret_key, workdir, store_env):
     }
 
 
+def warm_up(instance):
+    """One login and one read on the instance itself, so that no run measures a cold start
+    (imports, the first database connection, the first boto3 client)."""
+    with requests.Session() as session:
+        body = {"userId": "warm-up", "userNm": "Warm Up"}
+        session.post(f"{instance.url}/login", json=body, timeout=10).raise_for_status()
+        session.get(f"{instance.url}/session", timeout=10).raise_for_status()
+
+
 @contextlib.contextmanager
 def cluster(engine, *, sticky=False, instances=2):
     """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster."""
@@ -186,6 +197,7 @@ def cluster(engine, *, sticky=False, instances=2):
             node.launch()
         for node in nodes:
             node.wait_healthy(timeout=30.0)
+            warm_up(node)
         balancer = stack.enter_context(haproxy([(n.name, n.port) for n in nodes], sticky=sticky))
         yield Cluster(engine=engine, instances=nodes, balancer=balancer)
 
