@@ -214,13 +214,12 @@ FAULTS = {
 def run_scenario(cluster, fault, *, users, reads, progress=None, timeout=120.0):
     """K users through the load balancer while ``fault`` happens; the cluster is healed after."""
     action = FAULTS[fault]
-    try:
-        return run_users(
-            cluster.url, users=users, reads=reads, progress=progress, timeout=timeout,
-            fault=None if action is None else (lambda: action(cluster)),
-        )  # fmt: skip
-    finally:
-        cluster.heal()
+    run = run_users(
+        cluster.url, users=users, reads=reads, progress=progress, timeout=timeout,
+        fault=None if action is None else (lambda: action(cluster)),
+    )  # fmt: skip
+    cluster.heal()
+    return run
 
 
 def demo(*, engines, modes, faults, users, reads, instances, progress):

@@ -10,9 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .gunicorn import BASE_DIR
 from .servers import free_port, running
-
-BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Fake credentials and a region: boto3's default chain finds them in the environment, so
 # nothing can ever reach real AWS.
