@@ -105,7 +105,10 @@ def chromium():
         args = [require("chromium"), *FLAGS, f"--user-data-dir={profile}", "about:blank"]
         with open(Path(profile) / "chromium.log", "ab") as log:
             process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 env={**os.environ, "TMPDIR": profile},  # its scratch dirs go with the profile
             )
         try:

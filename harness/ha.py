@@ -59,7 +59,7 @@ def dynamodb_store():
 
 def migrate(envs):
     """``manage.py migrate`` once per distinct database (per instance for SQLite files)."""
-    for url, env in {env["DATABASE_URL"]: env for env in envs}.items():
+    for env in {env["DATABASE_URL"]: env for env in envs}.values():
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
             cwd=BASE_DIR, env={**os.environ, **env}, check=True,
@@ -190,7 +190,9 @@ def cluster(engine, *, sticky=False, instances=2):
             env = instance_env(
                 engine, name=name, secret_key=secret_key, workdir=workdir, store_env=store_env
             )
-            nodes.append(Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log"))
+            nodes.append(
+                Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
+            )
         prepare([node.env for node in nodes])
         for node in nodes:
             stack.callback(node.stop)

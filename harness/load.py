@@ -7,6 +7,7 @@ reads both before and after it. Everything is bounded: reads per user and a dead
 """
 
 import math
+import random
 import secrets
 import threading
 import time
@@ -30,7 +31,11 @@ class Hit:
     after_fault: bool
 
     def overlaps(self, window):
-        return window is not None and self.started <= window[1] and self.started + self.seconds >= window[0]
+        return (
+            window is not None
+            and self.started <= window[1]
+            and self.started + self.seconds >= window[0]
+        )
 
 
 @dataclass
@@ -124,7 +129,8 @@ class Load:
             user_id = response.json().get("userId") if status == 200 else None
         except requests.RequestException:
             status, served_by, user_id = 0, None, None
-        hit = Hit(kind, status, served_by, user_id, started, time.monotonic() - started, after_fault)
+        seconds = time.monotonic() - started
+        hit = Hit(kind, status, served_by, user_id, started, seconds, after_fault)
         user.hits.append(hit)
         with self.changed:
             self.reads_done += kind == "read"
@@ -134,29 +140,44 @@ class Load:
         return hit
 
     def simulate(self, user, base_url, think):
-        with requests.Session() as session:
-            body = {"userId": user.user_id, "userNm": f"User {user.user_id}"}
-            for _ in range(LOGIN_ATTEMPTS):
-                if self.request(user, session, "login", "POST", f"{base_url}/login", json=body).status == 200:
-                    break
-                time.sleep(0.2)
-            else:
-                return
-            while time.monotonic() < self.deadline:
-                reads = user.reads
-                after = sum(hit.after_fault for hit in reads)
-                if len(reads) >= self.reads and self.fault_done.is_set() and after >= READS_AFTER_FAULT:
+        try:
+            with requests.Session() as session:
+                if self.log_in(user, session, base_url):
+                    self.read(user, session, base_url, think)
+        finally:
+            with self.changed:
+                self.finished += 1
+                self.changed.notify_all()
+
+    def log_in(self, user, session, base_url):
+        """POST /login, retried (as a person would) when the answer is an error."""
+        body = {"userId": user.user_id, "userNm": f"User {user.user_id}"}
+        for _ in range(LOGIN_ATTEMPTS):
+            hit = self.request(user, session, "login", "POST", f"{base_url}/login", json=body)
+            if hit.status == 200:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def read(self, user, session, base_url, think):
+        """GET /session M times, and on until the fault is over and read past."""
+        while time.monotonic() < self.deadline:
+            after = sum(hit.after_fault for hit in user.reads)
+            if self.fault_done.is_set() and len(user.reads) >= self.reads:
+                if after >= READS_AFTER_FAULT:
                     return
-                self.request(user, session, "read", "GET", f"{base_url}/session")
-                time.sleep(think * secrets.SystemRandom().random() * 2)
+            self.request(user, session, "read", "GET", f"{base_url}/session")
+            time.sleep(random.uniform(0, 2 * think))
 
     def run_fault(self, run):
         """Once a third of the reads are done, inject the fault while the users keep reading."""
         with self.changed:
             self.changed.wait_for(
-                lambda: self.reads_done >= self.users * self.reads // 3
-                or self.finished == self.users
-                or time.monotonic() > self.deadline,
+                lambda: (
+                    self.reads_done >= self.users * self.reads // 3
+                    or self.finished == self.users
+                    or time.monotonic() > self.deadline
+                ),
                 timeout=max(0.0, self.deadline - time.monotonic()),
             )
         started = time.monotonic()
@@ -167,7 +188,9 @@ class Load:
             self.fault_done.set()
 
 
-def run_users(base_url, *, users=10, reads=20, fault=None, think=0.02, timeout=120.0, progress=None):
+def run_users(
+    base_url, *, users=10, reads=20, fault=None, think=0.02, timeout=120.0, progress=None
+):
     """K users, M reads each, through ``base_url``; ``fault()`` runs a third of the way in."""
     token = secrets.token_hex(3)
     population = [User(f"user{index}-{token}") for index in range(users)]
@@ -176,16 +199,10 @@ def run_users(base_url, *, users=10, reads=20, fault=None, think=0.02, timeout=1
         deadline=time.monotonic() + timeout,
     )  # fmt: skip
     run = Run(population)
-
-    def simulate(user):
-        try:
-            load.simulate(user, base_url, think)
-        finally:
-            with load.changed:
-                load.finished += 1
-                load.changed.notify_all()
-
-    threads = [threading.Thread(target=simulate, args=(user,), daemon=True) for user in population]
+    threads = [
+        threading.Thread(target=load.simulate, args=(user, base_url, think), daemon=True)
+        for user in population
+    ]
     for thread in threads:
         thread.start()
     if fault is not None:

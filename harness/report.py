@@ -18,7 +18,9 @@ COLUMNS = [
 def markdown(rows):
     lines = [
         "| " + " | ".join(title for _, title in COLUMNS) + " |",
-        "|" + "|".join(" --- " if key in ("engine", "lb", "fault") else " ---: " for key, _ in COLUMNS) + "|",
+        "|"
+        + "|".join(" --- " if key in ("engine", "lb", "fault") else " ---: " for key, _ in COLUMNS)
+        + "|",
     ]
     for row in rows:
         lines.append("| " + " | ".join(str(row[key]) for key, _ in COLUMNS) + " |")
@@ -60,7 +62,7 @@ class Progress:
         self.stream.flush()
 
     def finish(self, summary):
-        text = f"kept {summary['kept_pct']}%, {summary['requests']} requests, {summary['errors_5xx']} 5xx"
+        text = "kept {kept_pct}%, {requests} requests, {errors_5xx} 5xx".format(**summary)
         if self.tty:
             self.stream.write("\r\033[K")
         self.stream.write(f"{self.label:<40} {text}\n")

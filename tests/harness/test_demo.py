@@ -64,7 +64,10 @@ def test_sticky_config_inserts_an_albs_cookie_and_redispatches():
 def test_markdown_has_one_line_per_row():
     row = {"engine": "redis", "lb": "rr", "fault": "kill", "kept_pct": 100.0, "requests": 9,
            "errors_5xx": 1, "p50_ms": 1.5, "p99_ms": 9.0}  # fmt: skip
-    assert report.markdown([row]).splitlines()[2] == "| redis | rr | kill | 100.0 | 9 | 1 | 1.5 | 9.0 |"
+    assert (
+        report.markdown([row]).splitlines()[2]
+        == "| redis | rr | kill | 100.0 | 9 | 1 | 1.5 | 9.0 |"
+    )
 
 
 def processes_with(marker):

@@ -36,9 +36,7 @@ def test_local_engine_round_robin_loses_sessions():
                 assert hit.user_id is None
                 break
             assert hit.user_id == user.user_id
-    assert any(
-        hit.served_by != user.login_instance for user in run.users for hit in user.reads
-    )
+    assert any(hit.served_by != user.login_instance for user in run.users for hit in user.reads)
 
 
 def test_local_engine_sticky_keeps_sessions_until_the_instance_dies():
