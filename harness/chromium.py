@@ -4,9 +4,11 @@ No browser download and no driver: Chromium listens on a DevTools port it picks 
 (written to DevToolsActivePort in its throwaway profile) and we speak CDP over a websocket.
 """
 
+import base64
 import contextlib
 import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -81,6 +83,19 @@ class Page:
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def screenshot(self, path):
+        """The whole page as a PNG file."""
+        width, height = self.evaluate(
+            "[document.documentElement.scrollWidth, document.body.getBoundingClientRect().bottom]"
+        )
+        width, height = math.ceil(width), math.ceil(height) + 16
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width, height=height, deviceScaleFactor=1, mobile=False,
+        )  # fmt: skip
+        png = self.send("Page.captureScreenshot", format="png")["data"]
+        Path(path).write_bytes(base64.b64decode(png))
 
     def text(self, selector):
         return self.evaluate(f"document.querySelector({json.dumps(selector)}).textContent")

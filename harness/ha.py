@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 from . import report
+from .chromium import chromium
 from .gunicorn import BASE_DIR, Instance
 from .haproxy import haproxy
 from .load import run_users
@@ -288,14 +289,22 @@ def main(argv=None):
         print("\nInterrupted; everything that was started has been stopped.", file=sys.stderr)
         return 130
     settings = {"users": args.users, "reads": args.reads, "instances": args.instances}
-    md, js = report.write(rows, out=args.out, settings=settings)
+    md, js, chart = report.write(rows, out=args.out, settings=settings)
+    written = [md, js, chart]
+    try:
+        with chromium() as page:  # the chart as a PNG, when Chromium is installed
+            page.goto(chart.resolve().as_uri())
+            page.screenshot(chart.with_suffix(".png"))
+        written.append(chart.with_suffix(".png"))
+    except RuntimeError as exc:
+        print(f"No PNG chart: {exc}", file=sys.stderr)
     print()
     print(
         f"{args.instances} instances behind HAProxy, {args.users} users x {args.reads} reads "
         f"per run:\n"
     )
     print(report.markdown(rows))
-    print(f"Written: {md} and {js}")
+    print("Written:", ", ".join(str(path) for path in written))
     return 0
 
 

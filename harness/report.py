@@ -1,6 +1,7 @@
 """The HA demo's results: a terminal progress bar, and the table as Markdown and JSON."""
 
 import json
+from html import escape
 import sys
 
 COLUMNS = [
@@ -28,12 +29,37 @@ def markdown(rows):
 
 
 def write(rows, *, out, settings):
-    """out/ha.md and out/ha.json; returns their paths."""
+    """out/ha.md, out/ha.json, and out/ha.html (the chart); returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    md, js = out / "ha.md", out / "ha.json"
+    md, js, chart = out / "ha.md", out / "ha.json", out / "ha.html"
     md.write_text(markdown(rows))
     js.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
-    return md, js
+    chart.write_text(html(rows, settings))
+    return md, js, chart
+
+
+CHART = """<!doctype html><meta charset="utf-8"><style>
+body {{ font: 14px system-ui, sans-serif; margin: 16px; width: 760px; background: #fff; }}
+td, th {{ padding: 3px 8px; text-align: left; white-space: nowrap; }}
+.bar {{ width: 300px; background: #eee; }} .bar div {{ height: 14px; }}
+.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+</style><h3>Sessions kept behind HAProxy ({caption})</h3><table>
+<tr><th>engine</th><th>LB</th><th>fault</th><th>sessions kept</th><th></th>
+<th class="num">5xx</th><th class="num">p50 ms</th><th class="num">p99 ms</th></tr>
+{rows}</table>"""
+ROW = """<tr><td>{engine}</td><td>{lb}</td><td>{fault}</td>
+<td class="bar"><div style="width: {kept_pct}%; background: {colour}"></div></td>
+<td class="num">{kept_pct}%</td><td class="num">{errors_5xx}</td>
+<td class="num">{p50_ms}</td><td class="num">{p99_ms}</td></tr>"""
+
+
+def html(rows, settings):
+    """The table as a bar chart of sessions kept (rendered to PNG by headless Chromium)."""
+    body = "\n".join(
+        ROW.format(**row, colour="#2a9d5c" if row["kept_pct"] == 100 else "#d1495b") for row in rows
+    )
+    caption = "{instances} instances, {users} users x {reads} reads".format(**settings)
+    return CHART.format(caption=escape(caption), rows=body)
 
 
 class Progress:

@@ -29,6 +29,8 @@ def test_demo_writes_the_table_as_markdown_and_json(tmp_path, capsys):
     assert table.startswith("| engine | LB mode | fault | sessions kept (%) |")
     assert "| redis | rr | none | 100.0 | 6 | 0 |" in table
     assert table in capsys.readouterr().out
+    assert "<td>redis</td><td>rr</td><td>none</td>" in (tmp_path / "ha.html").read_text()
+    assert (tmp_path / "ha.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 @pytest.mark.parametrize(
