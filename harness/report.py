@@ -1,8 +1,8 @@
-"""The HA demo's results: a terminal progress bar, and the table as Markdown and JSON."""
+"""The HA demo's results: a terminal progress bar; the table as Markdown, JSON and a chart."""
 
 import json
-from html import escape
 import sys
+from html import escape
 
 COLUMNS = [
     ("engine", "engine"),
