@@ -5,6 +5,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # package:command — installed by `make test` when missing (as root), or the command is printed.
 TEST_PACKAGES = redis-server:redis-server redis-sentinel:redis-sentinel haproxy:haproxy nodejs:node npm:npm
+# The HA environment: a throwaway PostgreSQL (binaries off PATH), headless Chromium.
+TEST_PACKAGES += chromium:chromium postgresql:/usr/lib/postgresql/*/bin/initdb
 # The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests.
 COMPAT_VENV ?= .venv-compat
 COMPAT_PY = $(COMPAT_VENV)/bin/python
@@ -12,7 +14,7 @@ COMPAT_TESTS ?= tests/session_engines/dynamodb tests/accounts -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat venv system-packages node-modules clean
+.PHONY: run test test-compat venv system-packages node-modules clean ha-demo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -50,6 +52,10 @@ $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-co
 
 test-compat: $(COMPAT_VENV)/.installed node-modules
 	$(COMPAT_PY) -m pytest -q $(COMPAT_TESTS)
+
+# N gunicorn instances behind HAProxy, every engine x LB mode x fault: HA_ARGS="--users 20"
+ha-demo: venv system-packages
+	$(PY) -m harness.ha $(HA_ARGS)
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) node_modules db.sqlite3 staticfiles .pytest_cache

@@ -1,0 +1,312 @@
+"""The HA environment on one machine: N gunicorn instances behind HAProxy, and the store.
+
+``python -m harness.ha`` (or ``make ha-demo``) runs K simulated users through every engine,
+load-balancer mode and fault, and prints the table: sessions kept, requests, 5xx, latency.
+Everything it starts is stopped on exit, on Ctrl-C, on SIGTERM and on failure.
+"""
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from . import report
+from .chromium import chromium
+from .gunicorn import BASE_DIR, Instance
+from .haproxy import haproxy
+from .load import run_users
+from .moto import FAKE_AWS_ENV, create_session_table, moto_server
+from .postgres import postgres_server
+from .servers import free_port, redis_server
+
+# --- Stores: what an engine needs running, and how to prepare it ------------------------------
+
+
+@contextlib.contextmanager
+def no_store():
+    yield {}  # each instance keeps its own SQLite file (DATABASE_URL set per instance)
+
+
+@contextlib.contextmanager
+def postgres_store():
+    with postgres_server() as url:
+        yield {"DATABASE_URL": url}
+
+
+@contextlib.contextmanager
+def redis_store():
+    with redis_server() as url:
+        yield {"REDIS_URL": url}
+
+
+@contextlib.contextmanager
+def dynamodb_store():
+    with moto_server() as endpoint:
+        yield {
+            **FAKE_AWS_ENV,
+            "SESSION_DYNAMODB_ENDPOINT_URL": endpoint,
+            "SESSION_DYNAMODB_TABLE": "sessions",
+        }
+
+
+def migrate(envs):
+    """``manage.py migrate`` once per distinct database (per instance for SQLite files)."""
+    for env in {env["DATABASE_URL"]: env for env in envs}.values():
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=BASE_DIR, env={**os.environ, **env}, check=True,
+        )  # fmt: skip
+
+
+def create_table(envs):
+    create_session_table(envs[0])
+
+
+def nothing(envs):
+    pass
+
+
+STORES = {
+    # name: (context manager yielding the instances' env, preparation given their envs)
+    "sqlite": (no_store, migrate),
+    "postgres": (postgres_store, migrate),
+    "redis": (redis_store, nothing),
+    "dynamodb": (dynamodb_store, create_table),
+}
+
+
+# --- Engines: one line each ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    settings: str  # DJANGO_SETTINGS_MODULE
+    store: str  # a key of STORES
+    modes: tuple = ("rr",)  # load-balancer modes the demo runs by default
+
+    @property
+    def available(self):
+        return importlib.util.find_spec(self.settings) is not None
+
+
+ENGINES = {
+    engine.name: engine
+    for engine in [
+        Engine("local", "sessiondemo.settings.local", "sqlite", modes=("rr", "sticky")),
+        Engine("postgres", "sessiondemo.settings.local", "postgres"),
+        Engine("redis", "sessiondemo.settings.redis", "redis"),
+        Engine("redis_native", "sessiondemo.settings.redis_native", "redis"),
+        Engine("dynamodb", "sessiondemo.settings.dynamodb", "dynamodb"),
+    ]
+    if engine.available  # redis_native: once its settings module exists
+}
+MODES = ("rr", "sticky")
+
+
+# --- The cluster --------------------------------------------------------------------------------
+
+
+class Cluster:
+    def __init__(self, *, engine, instances, balancer):
+        self.engine = engine
+        self.instances = instances
+        self.balancer = balancer
+
+    @property
+    def url(self):
+        return self.balancer.url
+
+    def kill(self, slot=0):
+        """SIGKILL one instance: its requests in flight are lost; HAProxy notices in < 1 s."""
+        self.instances[slot].kill()
+
+    def restart(self, slot):
+        """A deploy of one instance: deregister, drain, stop gracefully, start, register."""
+        instance = self.instances[slot]
+        self.balancer.set_state(instance.name, "maint")
+        self.balancer.wait_drained(instance.name)
+        instance.stop()
+        instance.start()
+        self.balancer.set_state(instance.name, "ready")
+        self.balancer.wait_up(instance.name)
+
+    def rolling_restart(self):
+        for slot in range(len(self.instances)):
+            self.restart(slot)
+
+    def heal(self):
+        """Start again whatever was killed, and wait until HAProxy sends it traffic."""
+        for instance in self.instances:
+            if not instance.alive:
+                instance.start()
+            self.balancer.wait_up(instance.name)
+
+
+def instance_env(engine, *, name, secret_key, workdir, store_env):
+    return {
+        "DJANGO_SETTINGS_MODULE": engine.settings,
+        "DJANGO_SECRET_KEY": secret_key,  # one per run, shared: every instance signs alike
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "0",  # plain HTTP, on loopback only
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "INSTANCE_ID": name,
+        "DATABASE_URL": f"sqlite:///{workdir / name}.sqlite3",  # the store may override it
+        **store_env,
+    }
+
+
+def warm_up(instance):
+    """One login and one read on the instance itself, so that no run measures a cold start
+    (imports, the first database connection, the first boto3 client)."""
+    with requests.Session() as session:
+        body = {"userId": "warm-up", "userNm": "Warm Up"}
+        session.post(f"{instance.url}/login", json=body, timeout=10).raise_for_status()
+        session.get(f"{instance.url}/session", timeout=10).raise_for_status()
+
+
+@contextlib.contextmanager
+def cluster(engine, *, sticky=False, instances=2):
+    """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster."""
+    if isinstance(engine, str):
+        engine = ENGINES[engine]
+    store, prepare = STORES[engine.store]
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ha-")))
+        store_env = stack.enter_context(store())
+        secret_key = secrets.token_urlsafe(50)
+        nodes = []
+        for slot in range(instances):
+            name = f"app{slot + 1}"
+            env = instance_env(
+                engine, name=name, secret_key=secret_key, workdir=workdir, store_env=store_env
+            )
+            nodes.append(
+                Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
+            )
+        prepare([node.env for node in nodes])
+        for node in nodes:
+            stack.callback(node.stop)
+            node.launch()
+        for node in nodes:
+            node.wait_healthy(timeout=30.0)
+            warm_up(node)
+        balancer = stack.enter_context(haproxy([(n.name, n.port) for n in nodes], sticky=sticky))
+        yield Cluster(engine=engine, instances=nodes, balancer=balancer)
+
+
+# --- Scenarios ----------------------------------------------------------------------------------
+
+FAULTS = {
+    "none": None,
+    "kill": Cluster.kill,  # SIGKILL instance 1 a third of the way in
+    "rolling": Cluster.rolling_restart,  # a deploy: every instance replaced, one at a time
+}
+
+
+def run_scenario(cluster, fault, *, users, reads, progress=None, timeout=120.0):
+    """K users through the load balancer while ``fault`` happens; the cluster is healed after."""
+    action = FAULTS[fault]
+    run = run_users(
+        cluster.url, users=users, reads=reads, progress=progress, timeout=timeout,
+        fault=None if action is None else (lambda: action(cluster)),
+    )  # fmt: skip
+    cluster.heal()
+    return run
+
+
+def demo(*, engines, modes, faults, users, reads, instances, progress):
+    """Every engine x LB mode x fault; returns the rows of the table."""
+    rows = []
+    for engine in engines:
+        for mode in modes or engine.modes:
+            with cluster(engine, sticky=mode == "sticky", instances=instances) as running:
+                for fault in faults:
+                    progress.start(f"{engine.name} {mode} {fault}")
+                    run = run_scenario(
+                        running, fault, users=users, reads=reads, progress=progress.draw
+                    )
+                    summary = run.summary()
+                    progress.finish(summary)
+                    rows.append({"engine": engine.name, "lb": mode, "fault": fault, **summary})
+    return rows
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m harness.ha", description=__doc__)
+    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: %(default)s")
+    parser.add_argument(
+        "--modes", default="", help="rr,sticky (default: sticky for local only, rr for all)"
+    )
+    parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated: %(default)s")
+    parser.add_argument("--users", type=int, default=10, help="simulated users (K)")
+    parser.add_argument("--reads", type=int, default=20, help="session reads per user (M)")
+    parser.add_argument("--instances", type=int, default=2, help="gunicorn instances (N)")
+    parser.add_argument("--out", type=Path, default=BASE_DIR / "out" / "ha")
+    args = parser.parse_args(argv)
+
+    def choices(value, allowed, what):
+        names = [name for name in value.split(",") if name]
+        if unknown := [name for name in names if name not in allowed]:
+            parser.error(f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(allowed)})")
+        return names
+
+    args.engines = [ENGINES[name] for name in choices(args.engines, ENGINES, "engine")]
+    args.modes = choices(args.modes, MODES, "mode")
+    args.faults = choices(args.faults, FAULTS, "fault")
+    for name in ("users", "reads", "instances"):
+        if not 1 <= getattr(args, name) <= 200:
+            parser.error(f"--{name} must be between 1 and 200")
+    return args
+
+
+def stop_on_signal(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")  # unwinds every context manager
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGHUP, stop_on_signal)
+    runs = sum(len(args.modes or engine.modes) for engine in args.engines) * len(args.faults)
+    progress = report.Progress(runs)
+    try:
+        rows = demo(
+            engines=args.engines, modes=args.modes, faults=args.faults, users=args.users,
+            reads=args.reads, instances=args.instances, progress=progress,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print("\nInterrupted; everything that was started has been stopped.", file=sys.stderr)
+        return 130
+    settings = {"users": args.users, "reads": args.reads, "instances": args.instances}
+    md, js, chart = report.write(rows, out=args.out, settings=settings)
+    written = [md, js, chart]
+    try:
+        with chromium() as page:  # the chart as a PNG, when Chromium is installed
+            page.goto(chart.resolve().as_uri())
+            page.screenshot(chart.with_suffix(".png"))
+        written.append(chart.with_suffix(".png"))
+    except RuntimeError as exc:
+        print(f"No PNG chart: {exc}", file=sys.stderr)
+    print()
+    print(
+        f"{args.instances} instances behind HAProxy, {args.users} users x {args.reads} reads "
+        f"per run:\n"
+    )
+    print(report.markdown(rows))
+    print("Written:", ", ".join(str(path) for path in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
