@@ -6,6 +6,7 @@ Each yields its endpoint URL and stops the server on exit. dynalite comes from n
 
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -52,3 +53,13 @@ def dynalite():
         env = {**os.environ, "DYNALITE": str(DYNALITE)}
         with running(args, port=port, log=Path(workdir) / "dynalite.log", timeout=30, env=env):
             yield f"http://127.0.0.1:{port}"
+
+
+def create_session_table(env):
+    """``manage.py createsessiontable`` with the app instances' environment (table, endpoint)."""
+    command = [sys.executable, "manage.py", "createsessiontable"]
+    result = subprocess.run(
+        command, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"createsessiontable failed:\n{result.stdout}{result.stderr}")

@@ -24,7 +24,7 @@ from .chromium import chromium
 from .gunicorn import BASE_DIR, Instance
 from .haproxy import haproxy
 from .load import run_users
-from .moto import FAKE_AWS_ENV, create_session_table, moto_server
+from .dynamodb import FAKE_CREDENTIALS, create_session_table, moto_server
 from .postgres import postgres_server
 from .servers import free_port, redis_server
 
@@ -52,7 +52,8 @@ def redis_store():
 def dynamodb_store():
     with moto_server() as endpoint:
         yield {
-            **FAKE_AWS_ENV,
+            **FAKE_CREDENTIALS,
+            "AWS_REGION": FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
             "SESSION_DYNAMODB_ENDPOINT_URL": endpoint,
             "SESSION_DYNAMODB_TABLE": "sessions",
         }
