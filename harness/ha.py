@@ -7,7 +7,6 @@ Everything it starts is stopped on exit, on Ctrl-C, on SIGTERM and on failure.
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import secrets
 import signal
@@ -95,10 +94,6 @@ class Engine:
     store: str  # a key of STORES
     modes: tuple = ("rr",)  # load-balancer modes the demo runs by default
 
-    @property
-    def available(self):
-        return importlib.util.find_spec(self.settings) is not None
-
 
 ENGINES = {
     engine.name: engine
@@ -109,7 +104,6 @@ ENGINES = {
         Engine("redis_native", "sessiondemo.settings.redis_native", "redis"),
         Engine("dynamodb", "sessiondemo.settings.dynamodb", "dynamodb"),
     ]
-    if engine.available  # redis_native: once its settings module exists
 }
 MODES = ("rr", "sticky")
 
