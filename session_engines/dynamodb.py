@@ -30,14 +30,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.contrib.sessions.backends.base import (
-    VALID_KEY_CHARS,
-    CreateError,
-    SessionBase,
-    UpdateError,
-)
-from django.utils.crypto import get_random_string
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 
+from .base import FewestWritesSessionBase
 from .exceptions import SessionStoreUnavailable, SessionTooLarge
 from .users import user_id_of
 
@@ -172,9 +167,7 @@ def is_live(item, now=None):
         return False
 
 
-class SessionStore(SessionBase):
-    _unwritten = False  # the key came from cycle_key() and the save that follows creates it
-
+class SessionStore(FewestWritesSessionBase):
     # --- item <-> session ----------------------------------------------------------------
 
     def to_item(self, session_dict):
@@ -210,13 +203,6 @@ class SessionStore(SessionBase):
 
     # --- Django's contract ---------------------------------------------------------------
 
-    def _get_new_session_key(self):
-        # No exists() read: the conditional PutItem that creates it catches the rare collision.
-        return get_random_string(32, VALID_KEY_CHARS)
-
-    async def _aget_new_session_key(self):
-        return self._get_new_session_key()
-
     def load(self):
         if self.session_key is not None:
             item = self._get_item(self.session_key)
@@ -235,27 +221,8 @@ class SessionStore(SessionBase):
         ).get("Item")
         return item if item is not None and is_live(item) else None
 
-    def create(self):
-        self._session_key = self._get_new_session_key()
-        self._create()
-
-    def _create(self):
-        while True:
-            try:
-                self.save(must_create=True)
-            except CreateError:
-                self._session_key = self._get_new_session_key()  # a collision: another key
-                continue
-            self._unwritten = False
-            self.modified = True
-            return
-
-    def save(self, must_create=False):
-        if self.session_key is None:
-            return self.create()
-        if self._unwritten and not must_create:
-            return self._create()
-        item = self.to_item(self._get_session(no_load=must_create))
+    def _write(self, data, must_create):
+        item = self.to_item(data)
         ensure_fits(item)
         # Create only if new; update only if it still exists (never resurrect a deleted one).
         exists = "attribute_not_exists" if must_create else "attribute_exists"
@@ -264,27 +231,6 @@ class SessionStore(SessionBase):
                  ExpressionAttributeNames={"#k": KEY_ATTRIBUTE})  # fmt: skip
         except ClientError as exc:  # only a failed condition comes back as ClientError
             raise (CreateError if must_create else UpdateError) from exc
-
-    # Django's cycle_key() creates the new key with empty data, then saves the data: two
-    # writes. Here the save that follows writes the new key once, still conditionally.
-    def cycle_key(self):
-        old_key = self._rekey(self._session)
-        if old_key:
-            self.delete(old_key)
-
-    async def acycle_key(self):
-        old_key = self._rekey(await self._aget_session())
-        if old_key:
-            await self.adelete(old_key)
-
-    def _rekey(self, data):
-        """Keep ``data`` under a new key for the next save() to create; the old key."""
-        old_key = self.session_key
-        self._session_key = self._get_new_session_key()
-        self._session_cache = data
-        self._unwritten = True
-        self.modified = True
-        return old_key
 
     def delete(self, session_key=None):
         if session_key is None:

@@ -16,7 +16,8 @@ or a delete from anywhere leave no member behind.
 
 Round trips: load = ``GET``; create = ``SET NX EX`` (no ``EXISTS`` first: a collision is a
 failed ``NX``); update = ``SET XX EX`` (never resurrects a session deleted elsewhere); delete =
-``DEL``. A session with a user writes through ``EVALSHA`` instead (the same ``SET``/``DEL`` plus
+``DEL``; ``cycle_key()`` = the ``DEL`` of the old key, the new one being created by the save
+that follows (``session_engines.base``). A session with a user writes through ``EVALSHA`` instead (the same ``SET``/``DEL`` plus
 the index commands, server-side). With ``WAIT_REPLICAS`` set, ``WAIT n ms`` is pipelined behind
 each write: still one round trip, answered once n replicas have the write.
 
@@ -28,16 +29,11 @@ Configuration: the ``SESSION_REDIS`` dict, read at use time and checked by
 import hashlib
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import (
-    VALID_KEY_CHARS,
-    CreateError,
-    SessionBase,
-    UpdateError,
-)
-from django.utils.crypto import get_random_string
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django_redis import get_redis_connection
 from redis.exceptions import NoScriptError, RedisError
 
+from .base import FewestWritesSessionBase
 from .exceptions import SessionStoreUnavailable
 from .users import user_id_of
 
@@ -170,7 +166,7 @@ def delete_by_digest(session_digest, prefix=None):
     )
 
 
-class SessionStore(SessionBase):
+class SessionStore(FewestWritesSessionBase):
     def __init__(self, session_key=None):
         super().__init__(session_key)
         # The user id digest stored under self.session_key, as last read or written here:
@@ -189,21 +185,7 @@ class SessionStore(SessionBase):
     def exists(self, session_key):
         return bool(session_key) and bool(call("EXISTS", session_key_name(digest(session_key))))
 
-    def create(self):
-        # No exists() first (Django's default): a colliding key fails SET NX instead.
-        while True:
-            self._session_key = get_random_string(32, VALID_KEY_CHARS)
-            try:
-                self.save(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
-
-    def save(self, must_create=False):
-        if self.session_key is None:
-            return self.create()
-        data = self._get_session(no_load=must_create)
+    def _write(self, data, must_create):
         ttl = self.get_expiry_age()
         if ttl <= 0:  # an expiry already past: the session ends now
             if not must_create:
