@@ -1,15 +1,15 @@
 """System checks (``manage.py check``) for the engines' settings. All ids are here.
 
-DynamoDB uses E101-E199 (``SESSION_DYNAMODB``).
+DynamoDB uses E101-E199 (``SESSION_DYNAMODB``), Redis E201-E299 (``SESSION_REDIS`` and the
+cache the Redis engines use; the checks themselves are in ``redis_checks``). An engine's
+client library (boto3, django-redis) is imported only when that engine is configured, so a
+project may install one without the other.
 """
 
 import re
 
-from botocore.config import Config
 from django.conf import settings
 from django.core import checks
-
-from . import dynamodb
 
 IDS = {
     "dynamodb_not_a_dict": "session_engines.E101",
@@ -20,6 +20,14 @@ IDS = {
     "dynamodb_consistent_read": "session_engines.E106",
     "dynamodb_compress_min_bytes": "session_engines.E107",
     "dynamodb_client_config": "session_engines.E108",
+    "redis_not_a_dict": "session_engines.E201",
+    "redis_unknown_key": "session_engines.E202",
+    "redis_not_django_redis": "session_engines.E203",
+    "redis_bad_prefix": "session_engines.E204",
+    "redis_bad_wait": "session_engines.E205",
+    "redis_ignores_exceptions": "session_engines.E206",
+    "redis_pickle": "session_engines.E207",
+    "redis_wait_outlasts_socket": "session_engines.E208",
 }
 
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
@@ -66,6 +74,8 @@ def error(name, message, hint):
 
 def dynamodb_option_errors(value):
     """What is wrong with one SESSION_DYNAMODB value, as check errors."""
+    from . import dynamodb  # boto3: only for projects that configure this engine
+
     keys = ", ".join(dynamodb.DEFAULTS)
     if not isinstance(value, dict):
         return [error("dynamodb_not_a_dict", "SESSION_DYNAMODB must be a dict.", f"Keys: {keys}.")]
@@ -84,6 +94,10 @@ def dynamodb_option_errors(value):
 
 
 def client_config_errors(config):
+    from botocore.config import Config
+
+    from . import dynamodb
+
     hint = "A dict of botocore.config.Config options, e.g. {'read_timeout': 2}."
     if not isinstance(config, dict):
         return [error("dynamodb_client_config", "CLIENT_CONFIG must be a dict.", hint)]
@@ -100,6 +114,6 @@ def client_config_errors(config):
 
 @checks.register()
 def check_dynamodb_settings(app_configs=None, **kwargs):
-    if not hasattr(settings, "SESSION_DYNAMODB") and settings.SESSION_ENGINE != dynamodb.__name__:
+    if not hasattr(settings, "SESSION_DYNAMODB") and settings.SESSION_ENGINE != "session_engines.dynamodb":
         return []
     return dynamodb_option_errors(getattr(settings, "SESSION_DYNAMODB", {}))

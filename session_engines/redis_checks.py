@@ -7,19 +7,21 @@ they use must not hide outages (``IGNORE_EXCEPTIONS``) or unpickle session data.
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
+from .checks import IDS
+
 NATIVE = "session_engines.redis"
 CACHE_ENGINES = ("session_engines.cache", "django.contrib.sessions.backends.cache")
 DJANGO_REDIS = "django_redis.cache.RedisCache"
 
-# Every id this module emits, in one place.
-E_NOT_A_DICT = "session_engines.redis.E001"
-E_UNKNOWN_KEY = "session_engines.redis.E002"
-E_NOT_DJANGO_REDIS = "session_engines.redis.E003"
-E_BAD_PREFIX = "session_engines.redis.E004"
-E_BAD_WAIT = "session_engines.redis.E005"
-E_IGNORES_EXCEPTIONS = "session_engines.redis.E006"
-E_PICKLE = "session_engines.redis.E007"
-E_WAIT_OUTLASTS_SOCKET = "session_engines.redis.E008"
+# The ids this module emits (all ids live in session_engines.checks.IDS).
+E_NOT_A_DICT = IDS["redis_not_a_dict"]
+E_UNKNOWN_KEY = IDS["redis_unknown_key"]
+E_NOT_DJANGO_REDIS = IDS["redis_not_django_redis"]
+E_BAD_PREFIX = IDS["redis_bad_prefix"]
+E_BAD_WAIT = IDS["redis_bad_wait"]
+E_IGNORES_EXCEPTIONS = IDS["redis_ignores_exceptions"]
+E_PICKLE = IDS["redis_pickle"]
+E_WAIT_OUTLASTS_SOCKET = IDS["redis_wait_outlasts_socket"]
 
 
 def is_int(value, minimum):

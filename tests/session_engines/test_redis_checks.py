@@ -4,6 +4,9 @@ import pytest
 from django.core.checks import run_checks
 
 from session_engines import redis_checks
+from session_engines.checks import IDS
+
+REDIS_IDS = {id for name, id in IDS.items() if name.startswith("redis_")}
 
 SESSIONS_CACHE = {
     "BACKEND": "django_redis.cache.RedisCache",
@@ -16,7 +19,7 @@ SESSIONS_CACHE = {
 
 
 def ids():
-    return [e.id for e in run_checks() if e.id.startswith("session_engines.redis.")]
+    return [e.id for e in run_checks() if e.id in REDIS_IDS]
 
 
 @pytest.fixture
