@@ -14,7 +14,7 @@ COMPAT_TESTS ?= tests/session_engines/dynamodb tests/accounts -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat venv system-packages node-modules clean ha-demo
+.PHONY: run test test-compat venv system-packages node-modules clean ha-demo lint format
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -38,13 +38,21 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 node-modules: system-packages node_modules/.package-lock.json
 
-test: venv system-packages node-modules
+# Style: ruff's lint and formatter (config in pyproject.toml); `make format` applies both.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: venv system-packages node-modules lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) test-compat
 
 $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-compat.txt
-	@scripts/find-python 3.13 >/dev/null
-	$$(scripts/find-python 3.13) -m venv $(COMPAT_VENV)
+	python313=$$(VENV=$(VENV) scripts/find-python 3.13) && $$python313 -m venv $(COMPAT_VENV)
 	$(COMPAT_PY) -m pip install -q --upgrade pip
 	$(COMPAT_PY) -m pip install -q -r requirements-dev.txt
 	$(COMPAT_PY) -m pip install -q -r requirements-compat.txt

@@ -24,7 +24,7 @@ def read_json_body(request):
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        raise InvalidInput("Content-Length is not a number.")
+        raise InvalidInput("Content-Length is not a number.") from None
     if declared > MAX_BODY_BYTES:
         raise InvalidInput(f"Body is over {MAX_BODY_BYTES} bytes.", status=413)
     body = request.read(MAX_BODY_BYTES + 1)
@@ -33,7 +33,7 @@ def read_json_body(request):
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError):
-        raise InvalidInput("Body is not valid JSON.")
+        raise InvalidInput("Body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidInput("Body must be a JSON object.")
     return data

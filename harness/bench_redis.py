@@ -165,8 +165,10 @@ def main():
         mean = statistics.median(timings[network, name, op_name])
         return mean / statistics.median(timings[network, BASELINE, op_name])
 
-    print(f"median latency relative to '{BASELINE}' on the same network (1.00x = as fast); "
-          f"{args.rounds} rounds x {args.sessions} sessions; WAIT 1 = one replica acknowledged\n")  # fmt: skip
+    print(
+        f"median latency relative to '{BASELINE}' on the same network (1.00x = as fast); "
+        f"{args.rounds} rounds x {args.sessions} sessions; WAIT 1 = one replica acknowledged\n"
+    )
     print(f"{'':<20}" + "".join(f"{name:>36}" for name, _, _ in VARIANTS))
     header = f"{'round trips':>12}{'loopback':>12}{networks[1]:>12}"
     print(f"{'operation':<20}" + header * len(VARIANTS))

@@ -20,10 +20,10 @@ import requests
 
 from . import report
 from .chromium import chromium
+from .dynamodb import FAKE_CREDENTIALS, create_session_table, moto_server
 from .gunicorn import BASE_DIR, Instance
 from .haproxy import haproxy
 from .load import run_users
-from .dynamodb import FAKE_CREDENTIALS, create_session_table, moto_server
 from .postgres import postgres_server
 from .servers import free_port, redis_server
 

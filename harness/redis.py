@@ -313,6 +313,7 @@ def tls_redis_node(*extra_args):
         ca, cert, key = write_tls_files(directory)
         port = free_port()
         tls = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert),
-               "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no"]  # fmt: skip
+               "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca),
+               "--tls-auth-clients", "no"]  # fmt: skip
         with redis_node(*tls, *extra_args, port=port) as node:
             yield node, ca

@@ -3,6 +3,7 @@
 A reusable app: add ``session_engines`` to INSTALLED_APPS and point SESSION_ENGINE at
 ``session_engines.dynamodb``. It never imports the project that uses it.
 """
+
 from django.apps import AppConfig
 
 

@@ -51,8 +51,9 @@ DYNAMODB_RULES = {
     ),
     "ENDPOINT_URL": (
         "dynamodb_endpoint_url",
-        lambda value: value is None
-        or (isinstance(value, str) and re.match(r"https?://[^/]", value)),
+        lambda value: (
+            value is None or (isinstance(value, str) and re.match(r"https?://[^/]", value))
+        ),
         "None for AWS (or AWS_ENDPOINT_URL_DYNAMODB), else an http(s)://host:port URL.",
     ),
     "CONSISTENT_READ": (
@@ -114,6 +115,9 @@ def client_config_errors(config):
 
 @checks.register()
 def check_dynamodb_settings(app_configs=None, **kwargs):
-    if not hasattr(settings, "SESSION_DYNAMODB") and settings.SESSION_ENGINE != "session_engines.dynamodb":
+    if (
+        not hasattr(settings, "SESSION_DYNAMODB")
+        and settings.SESSION_ENGINE != "session_engines.dynamodb"
+    ):
         return []
     return dynamodb_option_errors(getattr(settings, "SESSION_DYNAMODB", {}))

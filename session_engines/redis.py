@@ -17,9 +17,10 @@ or a delete from anywhere leave no member behind.
 Round trips: load = ``GET``; create = ``SET NX EX`` (no ``EXISTS`` first: a collision is a
 failed ``NX``); update = ``SET XX EX`` (never resurrects a session deleted elsewhere); delete =
 ``DEL``; ``cycle_key()`` = the ``DEL`` of the old key, the new one being created by the save
-that follows (``session_engines.base``). A session with a user writes through ``EVALSHA`` instead (the same ``SET``/``DEL`` plus
-the index commands, server-side). With ``WAIT_REPLICAS`` set, ``WAIT n ms`` is pipelined behind
-each write: still one round trip, answered once n replicas have the write.
+that follows (``session_engines.base``). A session with a user writes through ``EVALSHA``
+instead (the same ``SET``/``DEL`` plus the index commands, server-side). With ``WAIT_REPLICAS``
+set, ``WAIT n ms`` is pipelined behind each write: still one round trip, answered once n
+replicas have the write.
 
 Configuration: the ``SESSION_REDIS`` dict, read at use time and checked by
 ``session_engines.redis_checks``. Failures are explicit: any Redis error becomes

@@ -50,7 +50,8 @@ def check_session_redis(app_configs=None, **kwargs):
     if cache.get("BACKEND") != DJANGO_REDIS:
         errors.append(
             Error(
-                f"SESSION_REDIS['CACHE_ALIAS'] = {opts['CACHE_ALIAS']!r} must name a {DJANGO_REDIS} cache.",
+                f"SESSION_REDIS['CACHE_ALIAS'] = {opts['CACHE_ALIAS']!r} must name a "
+                f"{DJANGO_REDIS} cache.",
                 id=E_NOT_DJANGO_REDIS,
             )
         )
@@ -61,7 +62,8 @@ def check_session_redis(app_configs=None, **kwargs):
     if not is_int(opts["WAIT_REPLICAS"], 0) or not is_int(opts["WAIT_TIMEOUT_MS"], 1):
         errors.append(
             Error(
-                "SESSION_REDIS['WAIT_REPLICAS'] must be an int >= 0 and 'WAIT_TIMEOUT_MS' an int >= 1.",
+                "SESSION_REDIS['WAIT_REPLICAS'] must be an int >= 0 and 'WAIT_TIMEOUT_MS' an "
+                "int >= 1.",
                 hint="WAIT with 0 ms would block until the replicas answer, however long.",
                 id=E_BAD_WAIT,
             )
@@ -75,8 +77,8 @@ def check_session_redis(app_configs=None, **kwargs):
     ):
         errors.append(
             Error(
-                f"SESSION_REDIS['WAIT_TIMEOUT_MS'] ({opts['WAIT_TIMEOUT_MS']}) must be below the cache's "
-                f"SOCKET_TIMEOUT ({socket_timeout} s).",
+                f"SESSION_REDIS['WAIT_TIMEOUT_MS'] ({opts['WAIT_TIMEOUT_MS']}) must be below the "
+                f"cache's SOCKET_TIMEOUT ({socket_timeout} s).",
                 hint="Otherwise a missing replica reads as a timeout instead of a refused write.",
                 id=E_WAIT_OUTLASTS_SOCKET,
             )
@@ -111,7 +113,8 @@ def cache_errors(alias):
     ):
         return [
             Error(
-                f"CACHES[{alias!r}] ignores Redis exceptions: an outage would log users out silently.",
+                f"CACHES[{alias!r}] ignores Redis exceptions: an outage would log users out "
+                "silently.",
                 hint="Remove IGNORE_EXCEPTIONS; session_engines.middleware answers 503 instead.",
                 id=E_IGNORES_EXCEPTIONS,
             )

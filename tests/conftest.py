@@ -58,7 +58,10 @@ def engine(request, settings, db):
             setattr(settings, name, getattr(module, name))
     if request.param.startswith("redis"):
         url = request.getfixturevalue("redis_url")
-        settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": url}}
+        settings.CACHES = {
+            **settings.CACHES,
+            "sessions": {**settings.CACHES["sessions"], "LOCATION": url},
+        }
         from django_redis import get_redis_connection
 
         get_redis_connection("sessions").flushdb()
@@ -75,7 +78,10 @@ def client():
 
 def use_redis(settings, url):
     """Point the ``sessions`` cache (and so both Redis engines) at the Redis server at ``url``."""
-    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": url}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "sessions": {**settings.CACHES["sessions"], "LOCATION": url},
+    }
 
 
 @pytest.fixture

@@ -72,7 +72,8 @@ def test_the_wheel_holds_the_app_its_migrations_and_templates_only(wheel):
 def test_another_project_runs_on_the_installed_wheel_without_the_extras(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+         str(wheel)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     project = tmp_path / "project"

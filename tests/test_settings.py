@@ -40,7 +40,9 @@ def test_debug_runs_without_a_secret_key():
 
 
 def test_production_cookies_are_secure(db, client):
-    response = client.post("/login", {"userId": "a", "userNm": "A"}, content_type="application/json")
+    response = client.post(
+        "/login", {"userId": "a", "userNm": "A"}, content_type="application/json"
+    )
     morsel = response.cookies[settings.SESSION_COOKIE_NAME]
     assert morsel["secure"] and morsel["httponly"] and morsel["samesite"] == "Lax"
     assert "max-age=31536000" in response["Strict-Transport-Security"]

@@ -4,26 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('session_data', models.TextField(verbose_name='session data')),
-                ('expire_date', models.DateTimeField(db_index=True, verbose_name='expire date')),
-                ('session_key', models.CharField(max_length=64, primary_key=True, serialize=False, verbose_name='SHA-256 of the session key')),
-                ('user_id', models.CharField(blank=True, db_index=True, max_length=255, null=True, verbose_name='user id')),
+                ("session_data", models.TextField(verbose_name="session data")),
+                ("expire_date", models.DateTimeField(db_index=True, verbose_name="expire date")),
+                (
+                    "session_key",
+                    models.CharField(
+                        max_length=64,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="SHA-256 of the session key",
+                    ),
+                ),
+                (
+                    "user_id",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=255, null=True, verbose_name="user id"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'session',
-                'verbose_name_plural': 'sessions',
-                'db_table': 'session_engines_session',
-                'abstract': False,
+                "verbose_name": "session",
+                "verbose_name_plural": "sessions",
+                "db_table": "session_engines_session",
+                "abstract": False,
             },
         ),
     ]

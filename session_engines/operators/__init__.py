@@ -73,5 +73,6 @@ def get_operator() -> Operator:
     try:
         path = OPERATORS[settings.SESSION_ENGINE]
     except KeyError:
-        raise ImproperlyConfigured(f"No session operator for {settings.SESSION_ENGINE!r}")
+        message = f"No session operator for {settings.SESSION_ENGINE!r}"
+        raise ImproperlyConfigured(message) from None
     return import_string(path)()

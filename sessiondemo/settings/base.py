@@ -115,7 +115,8 @@ REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1.0"))
 # Sentinel: REDIS_SENTINELS="host:26379,host:26379,..."; REDIS_URL's host is then the
 # monitored service name (redis://:password@mymaster/0). Empty: REDIS_URL is the server itself.
 REDIS_SENTINELS = [
-    (host, int(port)) for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS"))
+    (host, int(port))
+    for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS"))
 ]
 
 CACHES = {
@@ -136,7 +137,9 @@ CACHES = {
             # the new primary (DNS endpoint or Sentinel). Timeouts are not retried, so an
             # outage costs one REDIS_TIMEOUT, then a 503.
             "CONNECTION_POOL_KWARGS": {
-                "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError, ReadOnlyError)),
+                "retry": Retry(
+                    NoBackoff(), 1, supported_errors=(RedisConnectionError, ReadOnlyError)
+                ),
             },
         },
     },

@@ -77,21 +77,67 @@ TOO_LONG = "x" * 151
 BAD_INPUTS = [
     pytest.param("not json", "application/json", 400, "not valid JSON", id="not-json"),
     pytest.param(json.dumps(ALICE), "text/plain", 415, "application/json", id="text-plain"),
-    pytest.param("userId=a&userNm=b", "application/x-www-form-urlencoded", 415, "application/json", id="form"),
+    pytest.param(
+        "userId=a&userNm=b", "application/x-www-form-urlencoded", 415, "application/json", id="form"
+    ),
     pytest.param(json.dumps([ALICE]), "application/json", 400, "JSON object", id="array"),
-    pytest.param(json.dumps({"userNm": "A"}), "application/json", 400, "'userId' is required", id="missing-id"),
-    pytest.param(json.dumps({"userId": "a"}), "application/json", 400, "'userNm' is required", id="missing-nm"),
-    pytest.param(json.dumps({"userId": 7, "userNm": "A"}), "application/json", 400, "'userId' must be a string", id="number"),
-    pytest.param(json.dumps({"userId": "a", "userNm": ["A"]}), "application/json", 400, "'userNm' must be a string", id="list"),
-    pytest.param(json.dumps({"userId": " ", "userNm": "A"}), "application/json", 400, "must not be empty", id="empty"),
-    pytest.param(json.dumps({"userId": TOO_LONG, "userNm": "A"}), "application/json", 400, "at most 150", id="too-long"),
-    pytest.param(json.dumps({**ALICE, "pad": "x" * 17000}), "application/json", 413, "over 16384 bytes", id="too-big"),
+    pytest.param(
+        json.dumps({"userNm": "A"}),
+        "application/json",
+        400,
+        "'userId' is required",
+        id="missing-id",
+    ),
+    pytest.param(
+        json.dumps({"userId": "a"}),
+        "application/json",
+        400,
+        "'userNm' is required",
+        id="missing-nm",
+    ),
+    pytest.param(
+        json.dumps({"userId": 7, "userNm": "A"}),
+        "application/json",
+        400,
+        "'userId' must be a string",
+        id="number",
+    ),
+    pytest.param(
+        json.dumps({"userId": "a", "userNm": ["A"]}),
+        "application/json",
+        400,
+        "'userNm' must be a string",
+        id="list",
+    ),
+    pytest.param(
+        json.dumps({"userId": " ", "userNm": "A"}),
+        "application/json",
+        400,
+        "must not be empty",
+        id="empty",
+    ),
+    pytest.param(
+        json.dumps({"userId": TOO_LONG, "userNm": "A"}),
+        "application/json",
+        400,
+        "at most 150",
+        id="too-long",
+    ),
+    pytest.param(
+        json.dumps({**ALICE, "pad": "x" * 17000}),
+        "application/json",
+        413,
+        "over 16384 bytes",
+        id="too-big",
+    ),
     pytest.param(b"\xff\xfe", "application/json", 400, "not valid JSON", id="not-utf8"),
 ]
 
 
 @pytest.mark.parametrize("body, content_type, status, message", BAD_INPUTS)
-def test_bad_input_is_a_json_4xx_and_changes_nothing(engine, client, body, content_type, status, message):
+def test_bad_input_is_a_json_4xx_and_changes_nothing(
+    engine, client, body, content_type, status, message
+):
     login(client)
     key = cookie(client)
     response = login(client, body, content_type=content_type)

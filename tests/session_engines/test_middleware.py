@@ -10,7 +10,10 @@ def redis_down(settings, db):
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
     settings.SESSION_CACHE_ALIAS = "sessions"
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": url}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "sessions": {**settings.CACHES["sessions"], "LOCATION": url},
+    }
 
 
 def assert_503(response):
@@ -21,4 +24,6 @@ def assert_503(response):
 
 
 def test_save_failure_is_503(redis_down, client):
-    assert_503(client.post("/login", {"userId": "a", "userNm": "A"}, content_type="application/json"))
+    assert_503(
+        client.post("/login", {"userId": "a", "userNm": "A"}, content_type="application/json")
+    )

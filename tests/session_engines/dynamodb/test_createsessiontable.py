@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from harness.dynamodb import FAKE_CREDENTIALS
 from session_engines import dynamodb, dynamodb_table
 from session_engines.dynamodb import SessionStore
-from harness.dynamodb import FAKE_CREDENTIALS
 from tests.session_engines.dynamodb.conftest import create_plain_table
 
 ROOT = Path(__file__).resolve().parents[3]
