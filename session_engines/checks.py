@@ -6,6 +6,7 @@ client library (boto3, django-redis) is imported only when that engine is config
 project may install one without the other.
 """
 
+import importlib
 import re
 
 from django.conf import settings
@@ -20,6 +21,7 @@ IDS = {
     "dynamodb_consistent_read": "session_engines.E106",
     "dynamodb_compress_min_bytes": "session_engines.E107",
     "dynamodb_client_config": "session_engines.E108",
+    "dynamodb_no_boto3": "session_engines.E109",
     "redis_not_a_dict": "session_engines.E201",
     "redis_unknown_key": "session_engines.E202",
     "redis_not_django_redis": "session_engines.E203",
@@ -28,6 +30,7 @@ IDS = {
     "redis_ignores_exceptions": "session_engines.E206",
     "redis_pickle": "session_engines.E207",
     "redis_wait_outlasts_socket": "session_engines.E208",
+    "redis_no_django_redis": "session_engines.E209",
 }
 
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
@@ -67,6 +70,14 @@ DYNAMODB_RULES = {
         "An int >= 0: encoded sessions at least this long are stored zlib-compressed.",
     ),
 }
+
+
+def missing_library(name):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return True
+    return False
 
 
 def error(name, message, hint):
@@ -120,4 +131,7 @@ def check_dynamodb_settings(app_configs=None, **kwargs):
         and settings.SESSION_ENGINE != "session_engines.dynamodb"
     ):
         return []
+    if missing_library("boto3"):
+        hint = "pip install 'django-aws-session-engines[dynamodb]' (or boto3)."
+        return [error("dynamodb_no_boto3", "The DynamoDB engine needs boto3.", hint)]
     return dynamodb_option_errors(getattr(settings, "SESSION_DYNAMODB", {}))

@@ -7,7 +7,7 @@ they use must not hide outages (``IGNORE_EXCEPTIONS``) or unpickle session data.
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
-from .checks import IDS
+from .checks import IDS, missing_library
 
 NATIVE = "session_engines.redis"
 CACHE_ENGINES = ("session_engines.cache", "django.contrib.sessions.backends.cache")
@@ -22,6 +22,7 @@ E_BAD_WAIT = IDS["redis_bad_wait"]
 E_IGNORES_EXCEPTIONS = IDS["redis_ignores_exceptions"]
 E_PICKLE = IDS["redis_pickle"]
 E_WAIT_OUTLASTS_SOCKET = IDS["redis_wait_outlasts_socket"]
+E_NO_DJANGO_REDIS = IDS["redis_no_django_redis"]
 
 
 def is_int(value, minimum):
@@ -32,6 +33,11 @@ def is_int(value, minimum):
 def check_session_redis(app_configs=None, **kwargs):
     if settings.SESSION_ENGINE != NATIVE:
         return []
+    if missing_library("django_redis"):
+        hint = "pip install 'django-aws-session-engines[redis]' (or django-redis)."
+        return [
+            Error("The native Redis engine needs django-redis.", hint=hint, id=E_NO_DJANGO_REDIS)
+        ]
     from . import redis  # only now: a project without django-redis never gets here
 
     config = getattr(settings, "SESSION_REDIS", {})

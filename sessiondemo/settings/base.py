@@ -42,6 +42,7 @@ if not SECRET_KEY:
 # (accounts.middleware.healthz), so ALLOWED_HOSTS can stay strict.
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "accounts.views.csrf_failure"  # JSON, like every other error
 
 # Which server answered: the X-Served-By header and the web page show it.
 INSTANCE_ID = os.environ.get("INSTANCE_ID") or socket.gethostname()
@@ -221,6 +222,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # boto3 says where it found credentials on every client it makes: not news.
+    "loggers": {"botocore": {"level": "WARNING"}},
 }
 
 # The per-user session index (session_engines) finds the user id here in the session dict.

@@ -154,11 +154,25 @@ def test_bad_input_without_a_session_creates_none(engine, client):
     assert settings.SESSION_COOKIE_NAME not in response.cookies
 
 
-def test_wrong_method_is_a_json_405(engine, client):
-    response = client.get("/login")
+@pytest.mark.parametrize(
+    "method, path, allow",
+    [("get", "/login", "POST"), ("get", "/logout", "POST"), ("post", "/session", "GET"),
+     ("put", "/session", "GET"), ("delete", "/", "GET")],
+)  # fmt: skip
+def test_wrong_method_is_a_json_405(engine, method, path, allow):
+    # Django's CSRF check enforced, as for a browser: a POST to a GET view is still a 405.
+    client = Client(enforce_csrf_checks=True, headers={"X-Forwarded-Proto": "https"})
+    response = getattr(client, method)(path)
     assert response.status_code == 405
-    assert response["Allow"] == "POST"
+    assert response["Allow"] == allow
     assert "not allowed" in response.json()["error"]
+
+
+def test_a_csrf_failure_is_json(db):
+    client = Client(enforce_csrf_checks=True, headers={"X-Forwarded-Proto": "https"})
+    response = client.post("/admin/login/", {"username": "a", "password": "b"})
+    assert response.status_code == 403
+    assert response.json()["error"].startswith("CSRF check failed")
 
 
 def test_unknown_path_is_a_json_404(db, client):

@@ -1,5 +1,7 @@
 """The Redis engines' system checks: each misconfiguration is named, a good one is clean."""
 
+import sys
+
 import pytest
 from django.core.checks import run_checks
 
@@ -86,3 +88,8 @@ def test_other_engines_are_not_checked(native):
     native.SESSION_ENGINE = "django.contrib.sessions.backends.db"
     native.SESSION_REDIS = "nonsense"
     assert ids() == []
+
+
+def test_a_missing_django_redis_is_reported_not_raised(native, monkeypatch):
+    monkeypatch.setitem(sys.modules, "django_redis", None)  # import django_redis -> ImportError
+    assert ids() == [redis_checks.E_NO_DJANGO_REDIS]

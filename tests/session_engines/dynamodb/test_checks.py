@@ -1,5 +1,7 @@
 """SESSION_DYNAMODB is validated by system checks (manage.py check), with ids and hints."""
 
+import sys
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -64,3 +66,11 @@ def test_manage_check_fails_on_a_bad_setting(settings):
     settings.SESSION_DYNAMODB = {"TABLE_NAME": "sessions", "CONSISTENT_READS": True}
     with pytest.raises(SystemCheckError, match="session_engines.E102"):
         call_command("check")
+
+
+def test_a_missing_boto3_is_reported_not_raised(settings, monkeypatch):
+    monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 -> ImportError
+    settings.SESSION_ENGINE = "session_engines.dynamodb"
+    errors = check_dynamodb_settings()
+    assert [error.id for error in errors] == [IDS["dynamodb_no_boto3"]]
+    assert "[dynamodb]" in errors[0].hint
