@@ -2,7 +2,10 @@
 
 No model is registered (the sessions may not live in the database at all): the views are
 added to ``admin.site``'s URLs behind ``admin_view`` (active staff only, CSRF-protected,
-never cached), and a "Sessions" entry is added to the admin index and sidebar.
+never cached), and each view checks the ``Session`` model's permissions itself: ``view_session``
+to list and read sessions, ``delete_session`` to end them (403 otherwise). A "Sessions" entry
+is added to the admin index and sidebar for users who may view sessions, when SESSION_ENGINE
+has an operator (without one the pages answer 404).
 """
 
 from django.contrib import admin
@@ -32,8 +35,12 @@ def session_urls(site):
     ]
 
 
-def index_entry(site):
+def index_entry(site, request):
+    """The index entry for ``request.user``, or None when they may not see sessions."""
+    if not admin_views.has_operator() or not request.user.has_perm(admin_views.VIEW_PERM):
+        return None
     url = reverse("admin:session_engines_list", current_app=site.name)
+    can_delete = request.user.has_perm(admin_views.DELETE_PERM)
     return {
         "name": "Session engines",
         "app_label": "session_engines",
@@ -46,7 +53,7 @@ def index_entry(site):
                 "admin_url": url,
                 "add_url": None,
                 "view_only": True,
-                "perms": {"add": False, "change": False, "delete": True, "view": True},
+                "perms": {"add": False, "change": False, "delete": can_delete, "view": True},
             }
         ],
     }
@@ -64,7 +71,9 @@ def install(site):
     def app_list(request, app_label=None):
         apps = get_app_list(request, app_label)
         if app_label is None and site.has_permission(request):
-            apps = sorted([*apps, index_entry(site)], key=lambda app: app["name"].lower())
+            entry = index_entry(site, request)
+            if entry:
+                apps = sorted([*apps, entry], key=lambda app: app["name"].lower())
         return apps
 
     site.get_urls, site.get_app_list = urls, app_list

@@ -1,12 +1,17 @@
 """The admin's session pages: list, detail, delete one, log one user out everywhere.
 
 Every page goes through ``get_operator()``, so it works for whichever engine is configured,
-and shows only the session's id (the SHA-256 of its key), never the key.
+and shows only the session's id (the SHA-256 of its key), never the key. Every page checks its
+permission itself (``admin_view`` only lets active staff in): seeing sessions needs
+``session_engines.view_session``, ending them ``session_engines.delete_session``.
 """
 
 import json
+from functools import wraps
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -14,15 +19,44 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from .operators import UserIndexUnavailable, get_operator
+from .operators import OPERATORS, UserIndexUnavailable, get_operator
 from .users import user_name_of
 
 PAGE_SIZE = 50
 NO_INDEX = "This session engine cannot index sessions by user"
+VIEW_PERM = "session_engines.view_session"
+DELETE_PERM = "session_engines.delete_session"
+
+
+def has_operator():
+    """Whether SESSION_ENGINE has an operator (Django's file, cached_db, signed_cookies don't)."""
+    return settings.SESSION_ENGINE in OPERATORS
+
+
+def needs(perm):
+    """403 without ``perm`` (as the admin does), then 404 when the engine has no operator."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.has_perm(perm):
+                raise PermissionDenied
+            if not has_operator():
+                raise Http404(f"No session operator for {settings.SESSION_ENGINE!r}.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def render(request, template, title, **context):
-    context = {**admin.site.each_context(request), "title": title, **context}
+    context = {
+        **admin.site.each_context(request),
+        "title": title,
+        "can_delete": request.user.has_perm(DELETE_PERM),
+        **context,
+    }
     return TemplateResponse(request, f"session_engines/admin/{template}", context)
 
 
@@ -36,6 +70,7 @@ def row(record):
     }
 
 
+@needs(VIEW_PERM)
 def session_list(request):
     operator = get_operator()
     user_id = request.GET.get("user", "").strip()
@@ -66,6 +101,7 @@ def session_list(request):
     )
 
 
+@needs(VIEW_PERM)
 def session_detail(request, id):
     record = get_operator().get(id)
     if record is None:
@@ -75,6 +111,7 @@ def session_detail(request, id):
     return render(request, "session_detail.html", title, session=row(record), data=data)
 
 
+@needs(DELETE_PERM)
 @require_POST
 def session_delete(request, id):
     if get_operator().delete(id):
@@ -84,6 +121,7 @@ def session_delete(request, id):
     return redirect("admin:session_engines_list")
 
 
+@needs(DELETE_PERM)
 @require_POST
 def logout_everywhere(request):
     user_id = request.POST.get("user", "").strip()

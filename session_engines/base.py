@@ -11,7 +11,12 @@ new key (``CreateError`` otherwise) or updates only an existing one (``UpdateErr
 otherwise, so a session deleted elsewhere is never resurrected).
 """
 
-from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, SessionBase
+from django.contrib.sessions.backends.base import (
+    VALID_KEY_CHARS,
+    CreateError,
+    SessionBase,
+    UpdateError,
+)
 from django.utils.crypto import get_random_string
 
 
@@ -48,7 +53,10 @@ class FewestWritesSessionBase(SessionBase):
             return self.create()
         if self._unwritten and not must_create:
             return self._create()
-        self._write(self._get_session(no_load=must_create), must_create)
+        data = self._get_session(no_load=must_create)
+        if self.session_key is None:  # loading found nothing: deleted or expired meanwhile
+            raise UpdateError
+        self._write(data, must_create)
 
     def cycle_key(self):
         old_key = self._rekey(self._session)

@@ -10,8 +10,8 @@ save writes an empty session under a fresh key. Here the store's "unavailable" e
 backend refuses, data it cannot decode) still resets the session, as in Django.
 
 Round trips, as Django's engine makes them: creating a session costs 2 (``EXISTS`` for a fresh
-key, then ``SET NX``), and saving a modified one 3 (``GET`` to load, ``EXISTS`` before
-``SET``). ``session_engines.redis`` does each in one.
+key, then ``SET NX``), and saving a modified one 3 (``GET`` to load, another ``GET`` before
+the ``SET``). ``session_engines.redis`` does each in one.
 """
 
 from django.contrib.sessions.backends import cache

@@ -10,12 +10,26 @@ Everything else is Django's ``django.contrib.sessions.backends.db.SessionStore``
 queries, the same round trips (one SELECT to load, one INSERT or UPDATE to save, one DELETE),
 the same CreateError/UpdateError semantics, ``clearsessions`` support. Needs
 ``session_engines`` in INSTALLED_APPS and its migration.
+
+One failure is told apart: Django's save() reports *any* database error on an update as
+UpdateError ("the session was deleted": a 400 and a logout). A database that is down, read-only
+after a failover or locked is an outage instead: SessionStoreUnavailable, a 503 with Retry-After.
 """
 
 from django.contrib.sessions.backends import db
+from django.contrib.sessions.backends.base import UpdateError
+from django.db import OperationalError
 from django.utils import timezone
 
+from .exceptions import SessionStoreUnavailable
 from .operators import session_id
+
+
+def outage_or_update_error(exc):
+    """The UpdateError Django raised, or SessionStoreUnavailable when a database error caused it."""
+    if isinstance(exc.__context__, OperationalError):
+        return SessionStoreUnavailable(f"session save failed: {exc.__context__}")
+    return exc
 
 
 class SessionStore(db.SessionStore):
@@ -48,10 +62,22 @@ class SessionStore(db.SessionStore):
             self._session_key = None
 
     def exists(self, session_key):
-        return super().exists(session_id(session_key))
+        return bool(session_key) and super().exists(session_id(session_key))
 
     async def aexists(self, session_key):
-        return await super().aexists(session_id(session_key))
+        return bool(session_key) and await super().aexists(session_id(session_key))
+
+    def save(self, must_create=False):
+        try:
+            return super().save(must_create)
+        except UpdateError as exc:
+            raise outage_or_update_error(exc) from exc.__context__
+
+    async def asave(self, must_create=False):
+        try:
+            return await super().asave(must_create)
+        except UpdateError as exc:
+            raise outage_or_update_error(exc) from exc.__context__
 
     def create_model_instance(self, data):
         obj = super().create_model_instance(data)

@@ -8,10 +8,12 @@ Settings: SESSION_STORE_RETRY_AFTER (seconds, default 2).
 """
 
 import logging
+import sys
 from functools import cache
 
 from django.conf import settings
 from django.contrib.sessions import middleware
+from django.core.signals import got_request_exception
 from django.http import JsonResponse
 from django.utils.module_loading import import_string
 
@@ -56,20 +58,42 @@ def session_too_large_response(exc):
     return JsonResponse({"error": "The session is too large to store."}, status=507)
 
 
+def is_store_error(exc):
+    return isinstance(exc, (*unavailable_errors(), SessionTooLarge))
+
+
+def error_response(exc):
+    """The answer for a session store error, or None for any other exception."""
+    if isinstance(exc, unavailable_errors()):
+        return store_unavailable_response(exc)
+    if isinstance(exc, SessionTooLarge):  # not retryable: no Retry-After
+        return session_too_large_response(exc)
+    return None
+
+
+def mark_store_error(sender, request=None, **kwargs):
+    """A store error outside any view (a later middleware read the session first: CSRF in the
+    session, LoginRequiredMiddleware, ...) becomes a 500 before it reaches us. Django signals
+    it on the way; mark the request so process_response answers it as it would for a view."""
+    exc = sys.exc_info()[1]
+    if request is not None and is_store_error(exc):
+        request.session_store_error = exc
+
+
 class SessionMiddleware(middleware.SessionMiddleware):
     def process_exception(self, request, exception):
         # A load (or save) inside the view failed.
-        if isinstance(exception, unavailable_errors()):
-            return store_unavailable_response(exception)
-        if isinstance(exception, SessionTooLarge):
-            return session_too_large_response(exception)
-        return None
+        return error_response(exception)
 
     def process_response(self, request, response):
+        marked = getattr(request, "session_store_error", None)
+        if marked is not None:  # nothing was saved; the 500 page is replaced
+            return error_response(marked)
         # The save after the view failed: nothing was written, tell the client to retry.
         try:
             return super().process_response(request, response)
-        except unavailable_errors() as exc:
-            return store_unavailable_response(exc)
-        except SessionTooLarge as exc:  # not retryable: no Retry-After
-            return session_too_large_response(exc)
+        except (*unavailable_errors(), SessionTooLarge) as exc:
+            return error_response(exc)
+
+
+got_request_exception.connect(mark_store_error)

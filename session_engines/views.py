@@ -11,7 +11,7 @@ from functools import wraps
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .operators import UserIndexUnavailable, get_operator, session_id
+from .operators import NoOperator, UserIndexUnavailable, get_operator, session_id
 from .users import user_id_of
 
 
@@ -34,7 +34,7 @@ def signed_in(method):
                 return error("Not logged in.", 401)
             try:
                 return view(request, user_id)
-            except UserIndexUnavailable as exc:
+            except (UserIndexUnavailable, NoOperator) as exc:
                 return error(str(exc), 501)
 
         return wrapper
@@ -62,11 +62,14 @@ def sessions(request, user_id):
     )
 
 
-# Same CSRF stance as the seed's /logout: POST only, and the session cookie is SameSite=Lax,
-# so a cross-site form or fetch arrives without it and ends nothing.
+# No CSRF token (API clients), yet no cross-site page can do it, whatever the project's
+# SameSite setting: it must be a JSON request, which HTML forms cannot send and a cross-site
+# fetch can send only after a CORS preflight that is never granted.
 @csrf_exempt
 @signed_in("POST")
 def logout_everywhere(request, user_id):
+    if request.content_type != "application/json":
+        return error("Content-Type must be application/json.", 415)
     ended = get_operator().delete_for_user(user_id)  # this session too, and every instance's
     request.session.flush()  # and the cookie goes
     return JsonResponse({"userId": user_id, "ended": ended})

@@ -27,6 +27,10 @@ OPERATORS = {
 }
 
 
+class NoOperator(ImproperlyConfigured):
+    """SESSION_ENGINE is one this app cannot inspect (Django's file or signed-cookie engines)."""
+
+
 class UserIndexUnavailable(Exception):
     """This engine keeps no per-user index (Django's cache-backed engine): say so plainly."""
 
@@ -74,5 +78,5 @@ def get_operator() -> Operator:
         path = OPERATORS[settings.SESSION_ENGINE]
     except KeyError:
         message = f"No session operator for {settings.SESSION_ENGINE!r}"
-        raise ImproperlyConfigured(message) from None
+        raise NoOperator(message) from None
     return import_string(path)()

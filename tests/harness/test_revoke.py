@@ -56,7 +56,9 @@ def test_revoked_sessions_are_gone_on_every_instance(engine):
         assert len(listing["sessions"]) == 2
 
         # She ends them all from the laptop; the phone's cookie is dead everywhere.
-        ended = requests.post(f"{url}/logout-everywhere", cookies={"sessionid": laptop}, timeout=10)
+        ended = requests.post(
+            f"{url}/logout-everywhere", json={}, cookies={"sessionid": laptop}, timeout=10
+        )
         assert ended.json() == {"userId": "alice", "ended": 2}
         for cookie in (laptop, phone):
             answers = read_with(url, cookie)

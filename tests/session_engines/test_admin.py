@@ -1,9 +1,12 @@
-"""The admin's session pages, on every engine with an operator (Django test client, staff)."""
+"""The admin's session pages, on every engine with an operator (Django test client, staff).
+
+Seeing sessions needs ``session_engines.view_session``, ending them ``delete_session``.
+"""
 
 import re
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 
 from session_engines import admin_views
 from session_engines.operators import session_id
@@ -32,12 +35,22 @@ def no_static_manifest(settings):
     settings.STORAGES = {**settings.STORAGES, "staticfiles": static}
 
 
-@pytest.fixture
-def staff(engine):
-    user = User.objects.create_user("operator", password="not-used", is_staff=True)
+def staff_client(username, *perms, **fields):
+    """A client logged in as a new staff user holding ``perms`` (codenames of session_engines)."""
+    user = User.objects.create_user(username, password="not-used", is_staff=True, **fields)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="session_engines", codename__in=perms)
+    )
+    assert user.user_permissions.count() == len(perms)
     client = new_client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def staff(engine):
+    """A session operator: may view and end sessions."""
+    return staff_client("operator", "view_session", "delete_session")
 
 
 def page(client, url, **kwargs):
@@ -165,3 +178,69 @@ def test_missing_user_or_id(engine, staff):
 @engines(["redis"])
 def test_bad_cursor_is_a_400(engine, staff):
     assert staff.get(LIST, {"cursor": "nope"}).status_code == 400
+
+
+def sessions_entry(index):
+    return f'href="{LIST}"' in index or "Session engines" in index
+
+
+@engines(OPERATOR_ENGINES)
+def test_staff_without_permissions_get_403_and_no_entry(engine):
+    logged_in = log_in_several()
+    bob = logged_in["bob"][0]
+    bob_id = session_id(key_of(bob))
+    nobody = staff_client("nobody")
+    assert not sessions_entry(page(nobody, "/admin/"))
+    for url in (LIST, f"{LIST}?user=alice", f"{LIST}{bob_id}/"):
+        assert nobody.get(url).status_code == 403
+    assert nobody.post(f"{LIST}{bob_id}/delete/").status_code == 403
+    assert nobody.post(f"{LIST}logout-everywhere/", {"user": "alice"}).status_code == 403
+    assert user_info(bob)["userId"] == "bob"
+    assert all(user_info(client)["userId"] == "alice" for client in logged_in["alice"])
+
+
+@engines(OPERATOR_ENGINES)
+def test_view_permission_lists_and_reads_but_cannot_end(engine):
+    logged_in = log_in_several()
+    viewer = staff_client("viewer", "view_session")
+    keys = raw_keys(logged_in, viewer)
+    bob = logged_in["bob"][0]
+    bob_id = session_id(key_of(bob))
+    index = page(viewer, "/admin/")
+    assert f'href="{LIST}"' in index
+    listing = page(viewer, LIST)
+    assert bob_id in listing and "Log out everywhere" not in listing
+    detail = page(viewer, f"{LIST}{bob_id}/")
+    assert "Bob Lee" in detail and "End this session" not in detail
+    assert viewer.post(f"{LIST}{bob_id}/delete/").status_code == 403
+    assert viewer.post(f"{LIST}logout-everywhere/", {"user": "alice"}).status_code == 403
+    assert user_info(bob)["userId"] == "bob"
+    assert all(user_info(client)["userId"] == "alice" for client in logged_in["alice"])
+    assert bob_id in page(viewer, LIST)
+    for text in (index, listing, detail):
+        assert_no_raw_key(text, keys)
+
+
+@engines(["local"])
+def test_superusers_may_view_and_end_sessions(engine):
+    bob = log_in_several()["bob"][0]
+    bob_id = session_id(key_of(bob))
+    root = staff_client("root", is_superuser=True)
+    assert f'href="{LIST}"' in page(root, "/admin/")
+    detail = page(root, f"{LIST}{bob_id}/")
+    assert "End this session" in detail
+    assert root.post(f"{LIST}{bob_id}/delete/").status_code == 302
+    assert user_info(bob) == NOBODY
+
+
+@pytest.mark.parametrize("backend", ["cached_db", "file", "signed_cookies"])
+def test_engine_without_an_operator_has_no_entry_and_no_500(backend, settings, db, tmp_path):
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{backend}"
+    settings.SESSION_FILE_PATH = str(tmp_path)
+    root = staff_client("root", is_superuser=True)
+    assert not sessions_entry(page(root, "/admin/"))
+    some_id = "0" * 64
+    for url in (LIST, f"{LIST}{some_id}/"):
+        assert root.get(url).status_code == 404
+    assert root.post(f"{LIST}{some_id}/delete/").status_code == 404
+    assert root.post(f"{LIST}logout-everywhere/", {"user": "alice"}).status_code == 404

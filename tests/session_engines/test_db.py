@@ -6,12 +6,13 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.backends.base import UpdateError
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from session_engines.db import SessionStore
+from session_engines.exceptions import SessionStoreUnavailable
 from session_engines.models import Session
 from session_engines.operators import session_id
 
@@ -125,3 +126,29 @@ def test_async_api_keys_by_digest_too(transactional_db):
     assert async_to_sync(SessionStore(key).aload)() == {"userInfo": ALICE}
     async_to_sync(store.adelete)()
     assert not Session.objects.exists()
+
+
+def test_a_database_outage_on_update_is_unavailable_not_a_deleted_session(db, monkeypatch):
+    store = SessionStore()
+    store["userInfo"] = ALICE
+    store.save()
+    loaded = SessionStore(store.session_key)
+    loaded["seen"] = 1
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Session, "save", locked)
+        with pytest.raises(SessionStoreUnavailable):  # the middleware's 503, not a logout
+            loaded.save()
+        with pytest.raises(SessionStoreUnavailable):
+            async_to_sync(loaded.asave)()
+    store.delete()
+    with pytest.raises(UpdateError):  # really deleted: still Django's UpdateError
+        loaded.save()
+
+
+def test_exists_of_no_key_is_false(db):
+    assert SessionStore().exists(None) is False
+    assert SessionStore().exists("") is False

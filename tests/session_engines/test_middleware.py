@@ -1,13 +1,14 @@
 """A store outage is a 503 JSON answer with Retry-After: never a 500 page, never a logout."""
 
 import pytest
+from django.test import Client
 
 from harness.servers import free_port
 
 
-@pytest.fixture
-def redis_down(settings, db):
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+@pytest.fixture(params=["session_engines.cache", "session_engines.redis"])
+def redis_down(request, settings, db):
+    settings.SESSION_ENGINE = request.param
     settings.SESSION_CACHE_ALIAS = "sessions"
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     settings.CACHES = {
@@ -27,3 +28,38 @@ def test_save_failure_is_503(redis_down, client):
     assert_503(
         client.post("/login", {"userId": "a", "userNm": "A"}, content_type="application/json")
     )
+
+
+def test_load_failure_is_503(redis_down, client):
+    client.cookies["sessionid"] = "a" * 32
+    assert_503(client.get("/session"))
+
+
+def reads_the_session_first(get_response):
+    """Like LoginRequiredMiddleware or anything that looks at request.user before the view."""
+
+    def middleware(request):
+        request.session.get("anything")
+        return get_response(request)
+
+    return middleware
+
+
+@pytest.mark.parametrize("where", ["csrf-in-session", "middleware"])
+def test_a_load_failure_outside_the_view_is_503_too(redis_down, settings, where):
+    # Django turns an error outside a view into a 500 before our middleware sees it (and the
+    # test client would re-raise it: ask it not to, as a real server does not).
+    client = Client(raise_request_exception=False, headers={"X-Forwarded-Proto": "https"})
+    client.cookies["sessionid"] = "a" * 32
+    if where == "csrf-in-session":
+        settings.CSRF_USE_SESSIONS = True  # CsrfViewMiddleware reads the session in process_view
+        response = client.post("/admin/login/", {"username": "a", "password": "b"})
+    else:
+        index = settings.MIDDLEWARE.index("session_engines.middleware.SessionMiddleware")
+        settings.MIDDLEWARE = [
+            *settings.MIDDLEWARE[: index + 1],
+            f"{__name__}.reads_the_session_first",
+            *settings.MIDDLEWARE[index + 1 :],
+        ]
+        response = client.get("/session")
+    assert_503(response)

@@ -22,6 +22,8 @@ from .test_operators import (
     user_info,
 )
 
+JSON = "application/json"
+
 
 @engines(INDEXED_ENGINES)
 def test_sessions_lists_the_callers_own_marking_the_current_one(engine):
@@ -42,7 +44,7 @@ def test_sessions_lists_the_callers_own_marking_the_current_one(engine):
 def test_logout_everywhere_ends_every_session_of_the_caller_only(engine):
     logged_in = log_in_several()
     phone, laptop = logged_in["alice"]
-    response = phone.post("/logout-everywhere")
+    response = phone.post("/logout-everywhere", content_type=JSON)
     assert response.status_code == 200
     assert response.json() == {"userId": "alice", "ended": 2}
     assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""  # the cookie goes
@@ -56,7 +58,7 @@ def test_logout_everywhere_ends_every_session_of_the_caller_only(engine):
 def test_without_an_index_both_are_501_and_change_nothing(engine):
     logged_in = log_in_several()
     phone, laptop = logged_in["alice"]
-    for response in (phone.get("/sessions"), phone.post("/logout-everywhere")):
+    for response in (phone.get("/sessions"), phone.post("/logout-everywhere", content_type=JSON)):
         assert response.status_code == 501
         assert "no per-user index" in response.json()["error"]
     assert user_info(phone)["userId"] == "alice"
@@ -66,10 +68,23 @@ def test_without_an_index_both_are_501_and_change_nothing(engine):
 @engines(OPERATOR_ENGINES)
 def test_not_logged_in_is_401(engine, client):
     assert client.get("/sessions").status_code == 401
-    response = client.post("/logout-everywhere")
+    response = client.post("/logout-everywhere", content_type=JSON)
     assert response.status_code == 401
     assert response.json() == {"error": "Not logged in."}
     assert settings.SESSION_COOKIE_NAME not in response.cookies
+
+
+@engines(["local"])
+def test_logout_everywhere_needs_a_json_request(engine):
+    """So that no cross-site form can end anyone's sessions, whatever the SameSite setting."""
+    logged_in = log_in_several()
+    phone, laptop = logged_in["alice"]
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+        response = phone.post("/logout-everywhere", "", content_type=content_type)
+        assert response.status_code == 415
+        assert "application/json" in response.json()["error"]
+    assert user_info(phone)["userId"] == "alice"
+    assert user_info(laptop)["userId"] == "alice"
 
 
 @engines(["local"])
@@ -97,7 +112,7 @@ def test_store_outage_is_503(engine, monkeypatch):
     monkeypatch.setattr(views, "get_operator", Unreachable)
     alice = logged_in["alice"][0]
     assert_503(alice.get("/sessions"))
-    assert_503(alice.post("/logout-everywhere"))
+    assert_503(alice.post("/logout-everywhere", content_type=JSON))
     monkeypatch.undo()
     assert user_info(alice)["userId"] == "alice"
 
@@ -115,3 +130,11 @@ def test_session_engines_imports_no_project_app():
                 )
                 tops = {name.split(".")[0] for name in names}
                 assert not tops & {"accounts", "sessiondemo"}, source
+
+
+def test_an_engine_without_an_operator_is_501(db, client, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    client.post("/login", {"userId": "alice", "userNm": "A"}, content_type=JSON)
+    response = client.get("/sessions")
+    assert response.status_code == 501
+    assert "No session operator" in response.json()["error"]
