@@ -23,7 +23,7 @@ FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
-    DJANGO_SETTINGS_MODULE=sessiondemo.settings.local \
+    DJANGO_SETTINGS_MODULE=sessiondemo.settings.db \
     DATABASE_URL=sqlite:////app/data/db.sqlite3 \
     PORT=8080
 RUN groupadd --system --gid 10001 app \

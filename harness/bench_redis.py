@@ -19,15 +19,15 @@ import time
 from importlib import import_module
 
 VARIANTS = [
-    ("cache-backed", "session_engines.cache", 0),
-    ("native", "session_engines.redis", 0),
-    ("native + WAIT 1", "session_engines.redis", 1),
+    ("cache-backed", "session_engines.backends.cache", 0),
+    ("native", "session_engines.backends.redis", 0),
+    ("native + WAIT 1", "session_engines.backends.redis", 1),
 ]
 BASELINE = "native"
 
 
 def setup_django():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sessiondemo.settings.redis_native")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sessiondemo.settings.redis")
     os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key-0123456789abcdef")
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
     os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")

@@ -98,10 +98,10 @@ class Engine:
 ENGINES = {
     engine.name: engine
     for engine in [
-        Engine("local", "sessiondemo.settings.local", "sqlite", modes=("rr", "sticky")),
-        Engine("postgres", "sessiondemo.settings.local", "postgres"),
-        Engine("redis", "sessiondemo.settings.redis", "redis"),
-        Engine("redis_native", "sessiondemo.settings.redis_native", "redis"),
+        Engine("db", "sessiondemo.settings.db", "sqlite", modes=("rr", "sticky")),
+        Engine("postgres", "sessiondemo.settings.db", "postgres"),
+        Engine("cache", "sessiondemo.settings.cache", "cache"),
+        Engine("redis", "sessiondemo.settings.redis", "cache"),
         Engine("dynamodb", "sessiondemo.settings.dynamodb", "dynamodb"),
     ]
 }
@@ -241,7 +241,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m harness.ha", description=__doc__)
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: %(default)s")
     parser.add_argument(
-        "--modes", default="", help="rr,sticky (default: sticky for local only, rr for all)"
+        "--modes", default="", help="rr,sticky (default: sticky for db only, rr for all)"
     )
     parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated: %(default)s")
     parser.add_argument("--users", type=int, default=10, help="simulated users (K)")

@@ -1,5 +1,5 @@
 """Django session engines for running behind a load balancer on AWS.
 
 A reusable app: add ``session_engines`` to INSTALLED_APPS and point SESSION_ENGINE at
-``session_engines.dynamodb``. It never imports the project that uses it.
+``session_engines.backends.dynamodb``. It never imports the project that uses it.
 """

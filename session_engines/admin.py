@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.urls import path, re_path, reverse
 
 from . import admin_views
+from .operators import has_operator
 
 
 def session_urls(site):
@@ -37,7 +38,7 @@ def session_urls(site):
 
 def index_entry(site, request):
     """The index entry for ``request.user``, or None when they may not see sessions."""
-    if not admin_views.has_operator() or not request.user.has_perm(admin_views.VIEW_PERM):
+    if not has_operator() or not request.user.has_perm(admin_views.VIEW_PERM):
         return None
     url = reverse("admin:session_engines_list", current_app=site.name)
     can_delete = request.user.has_perm(admin_views.DELETE_PERM)

@@ -19,18 +19,13 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from .operators import OPERATORS, UserIndexUnavailable, get_operator
+from .operators import UserIndexUnavailable, get_operator, has_operator
 from .users import user_name_of
 
 PAGE_SIZE = 50
 NO_INDEX = "This session engine cannot index sessions by user"
 VIEW_PERM = "session_engines.view_session"
 DELETE_PERM = "session_engines.delete_session"
-
-
-def has_operator():
-    """Whether SESSION_ENGINE has an operator (Django's file, cached_db, signed_cookies don't)."""
-    return settings.SESSION_ENGINE in OPERATORS
 
 
 def needs(perm):

@@ -86,7 +86,7 @@ def error(name, message, hint):
 
 def dynamodb_option_errors(value):
     """What is wrong with one SESSION_DYNAMODB value, as check errors."""
-    from . import dynamodb  # boto3: only for projects that configure this engine
+    from .backends import dynamodb  # boto3: only for projects that configure this engine
 
     keys = ", ".join(dynamodb.DEFAULTS)
     if not isinstance(value, dict):
@@ -108,7 +108,7 @@ def dynamodb_option_errors(value):
 def client_config_errors(config):
     from botocore.config import Config
 
-    from . import dynamodb
+    from .backends import dynamodb
 
     hint = "A dict of botocore.config.Config options, e.g. {'read_timeout': 2}."
     if not isinstance(config, dict):
@@ -128,7 +128,7 @@ def client_config_errors(config):
 def check_dynamodb_settings(app_configs=None, **kwargs):
     if (
         not hasattr(settings, "SESSION_DYNAMODB")
-        and settings.SESSION_ENGINE != "session_engines.dynamodb"
+        and settings.SESSION_ENGINE != "session_engines.backends.dynamodb"
     ):
         return []
     if missing_library("boto3"):

@@ -9,7 +9,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from .dynamodb import EXPIRES_ATTRIBUTE, KEY_ATTRIBUTE, USER_ATTRIBUTE, USER_INDEX
+from .backends.dynamodb import EXPIRES_ATTRIBUTE, KEY_ATTRIBUTE, USER_ATTRIBUTE, USER_INDEX
 
 USER_INDEX_DEFINITION = {
     "IndexName": USER_INDEX,

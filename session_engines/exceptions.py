@@ -1,3 +1,15 @@
+"""The two errors engines raise, and the one place that decides what counts as an outage.
+
+Engines and operators translate their store's failures into ``SessionStoreUnavailable``; the
+middleware and the management commands only ever catch that (and ``SessionTooLarge``).
+"""
+
+from contextlib import contextmanager
+from functools import cache
+
+from django.utils.module_loading import import_string
+
+
 class SessionStoreUnavailable(Exception):
     """The session store could not be reached or refused the request for now (retry later).
 
@@ -10,3 +22,35 @@ class SessionTooLarge(Exception):
 
     Not retryable: the middleware answers a 507 JSON error (and logs it).
     """
+
+
+# The store errors that mean "unavailable, retry later", for the stores reached through
+# Django's cache and database layers. Each is imported only if its library is installed.
+OUTAGES = (
+    "redis.exceptions.RedisError",  # down, timed out, READONLY, out of memory, ...
+    "django_redis.exceptions.ConnectionInterrupted",
+    "django.db.utils.OperationalError",  # down, locked, read-only after a failover
+    "django.db.utils.InterfaceError",
+)
+
+
+@cache
+def outage_errors():
+    """Return the tuple of store exception classes that mean the store is unavailable."""
+    errors = []
+    for path in OUTAGES:
+        try:
+            errors.append(import_string(path))
+        except ImportError:
+            pass
+    return tuple(errors)
+
+
+@contextmanager
+def unavailable_on_outage(what):
+    """Raise ``SessionStoreUnavailable`` for a store outage inside the block; ``what`` says
+    which operation failed."""
+    try:
+        yield
+    except outage_errors() as exc:
+        raise SessionStoreUnavailable(f"{what} failed: {exc}") from exc

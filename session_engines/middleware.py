@@ -9,38 +9,14 @@ Settings: SESSION_STORE_RETRY_AFTER (seconds, default 2).
 
 import logging
 import sys
-from functools import cache
 
 from django.conf import settings
 from django.contrib.sessions import middleware
-from django.core.signals import got_request_exception
 from django.http import JsonResponse
-from django.utils.module_loading import import_string
 
 from .exceptions import SessionStoreUnavailable, SessionTooLarge
 
 logger = logging.getLogger("session_engines")
-
-# The stores' own "unavailable" errors, for engines that are not ours (Django's cache engine
-# on django-redis, Django's db engine). Imported only if installed.
-FOREIGN_UNAVAILABLE = (
-    "django_redis.exceptions.ConnectionInterrupted",
-    "redis.exceptions.ConnectionError",
-    "redis.exceptions.TimeoutError",
-    "redis.exceptions.ReadOnlyError",
-    "django.db.utils.OperationalError",
-)
-
-
-@cache
-def unavailable_errors():
-    errors = [SessionStoreUnavailable]
-    for path in FOREIGN_UNAVAILABLE:
-        try:
-            errors.append(import_string(path))
-        except ImportError:
-            pass
-    return tuple(errors)
 
 
 def store_unavailable_response(exc):
@@ -58,13 +34,12 @@ def session_too_large_response(exc):
     return JsonResponse({"error": "The session is too large to store."}, status=507)
 
 
-def is_store_error(exc):
-    return isinstance(exc, (*unavailable_errors(), SessionTooLarge))
+STORE_ERRORS = (SessionStoreUnavailable, SessionTooLarge)
 
 
 def error_response(exc):
-    """The answer for a session store error, or None for any other exception."""
-    if isinstance(exc, unavailable_errors()):
+    """Return the answer for a session store error, or None for any other exception."""
+    if isinstance(exc, SessionStoreUnavailable):
         return store_unavailable_response(exc)
     if isinstance(exc, SessionTooLarge):  # not retryable: no Retry-After
         return session_too_large_response(exc)
@@ -72,11 +47,15 @@ def error_response(exc):
 
 
 def mark_store_error(sender, request=None, **kwargs):
-    """A store error outside any view (a later middleware read the session first: CSRF in the
-    session, LoginRequiredMiddleware, ...) becomes a 500 before it reaches us. Django signals
-    it on the way; mark the request so process_response answers it as it would for a view."""
+    """Mark the request with a store error raised outside any view.
+
+    A later middleware that reads the session first (CSRF in the session,
+    LoginRequiredMiddleware, ...) turns the error into a 500 before it reaches us. Django
+    signals it on the way (``got_request_exception``, connected in ``AppConfig.ready()``);
+    process_response then answers it as it would for a view.
+    """
     exc = sys.exc_info()[1]
-    if request is not None and is_store_error(exc):
+    if request is not None and isinstance(exc, STORE_ERRORS):
         request.session_store_error = exc
 
 
@@ -92,8 +71,5 @@ class SessionMiddleware(middleware.SessionMiddleware):
         # The save after the view failed: nothing was written, tell the client to retry.
         try:
             return super().process_response(request, response)
-        except (*unavailable_errors(), SessionTooLarge) as exc:
+        except STORE_ERRORS as exc:
             return error_response(exc)
-
-
-got_request_exception.connect(mark_store_error)

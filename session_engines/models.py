@@ -1,9 +1,9 @@
-"""The session model of ``session_engines.db``: Django's, keyed by a digest, indexed by user."""
+"""The session model of ``session_engines.backends.db``: keyed by a digest, indexed by user."""
 
 from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.db import models
 
-from .operators import session_id
+from .ids import session_id
 from .users import user_id_of
 
 # Longer user ids are not indexed (the column stays NULL); accounts caps them at 150 chars.
@@ -46,6 +46,6 @@ class Session(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):
-        from .db import SessionStore
+        from .backends.db import SessionStore
 
         return SessionStore

@@ -1,6 +1,7 @@
 """System checks for the Redis session engines (``manage.py check``, and at start-up).
 
-For ``session_engines.redis``: the ``SESSION_REDIS`` dict. For both Redis engines: the cache
+For ``session_engines.backends.redis``: the ``SESSION_REDIS`` dict. For both Redis engines: the
+cache
 they use must not hide outages (``IGNORE_EXCEPTIONS``) or unpickle session data.
 """
 
@@ -9,8 +10,8 @@ from django.core.checks import Error, Tags, register
 
 from .checks import IDS, missing_library
 
-NATIVE = "session_engines.redis"
-CACHE_ENGINES = ("session_engines.cache", "django.contrib.sessions.backends.cache")
+NATIVE = "session_engines.backends.redis"
+CACHE_ENGINES = ("session_engines.backends.cache", "django.contrib.sessions.backends.cache")
 DJANGO_REDIS = "django_redis.cache.RedisCache"
 
 # The ids this module emits (all ids live in session_engines.checks.IDS).
@@ -38,7 +39,7 @@ def check_session_redis(app_configs=None, **kwargs):
         return [
             Error("The native Redis engine needs django-redis.", hint=hint, id=E_NO_DJANGO_REDIS)
         ]
-    from . import redis  # only now: a project without django-redis never gets here
+    from .backends import redis  # only now: a project without django-redis never gets here
 
     config = getattr(settings, "SESSION_REDIS", {})
     if not isinstance(config, dict):

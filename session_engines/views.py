@@ -11,7 +11,8 @@ from functools import wraps
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .operators import NoOperator, UserIndexUnavailable, get_operator, session_id
+from .ids import session_id
+from .operators import NoOperator, UserIndexUnavailable, get_operator
 from .users import user_id_of
 
 

@@ -2,6 +2,6 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sessiondemo.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sessiondemo.settings.db")
 
 application = get_wsgi_application()

@@ -11,7 +11,7 @@ from django.test import Client
 
 from harness.servers import redis_server
 
-ENGINES = ["local", "redis", "redis_native", "dynamodb"]
+ENGINES = ["db", "cache", "redis", "dynamodb"]
 # What an engine's settings module may set differently from base.
 ENGINE_SETTINGS = ("SESSION_ENGINE", "SESSION_CACHE_ALIAS")
 
@@ -29,7 +29,7 @@ def aws(monkeypatch):
     from moto import mock_aws
 
     from harness.dynamodb import FAKE_CREDENTIALS
-    from session_engines import dynamodb
+    from session_engines.backends import dynamodb
 
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
@@ -42,7 +42,8 @@ def aws(monkeypatch):
 @pytest.fixture
 def dynamodb_table(aws, settings):
     """The table as createsessiontable makes it (key schema and user index), under moto."""
-    from session_engines import dynamodb, dynamodb_table
+    from session_engines import dynamodb_table
+    from session_engines.backends import dynamodb
 
     settings.SESSION_DYNAMODB = {"TABLE_NAME": "test-sessions", "REGION_NAME": "us-east-1"}
     dynamodb_table.create_table(dynamodb.get_client(), "test-sessions")
@@ -56,7 +57,7 @@ def engine(request, settings, db):
     for name in ENGINE_SETTINGS:
         if hasattr(module, name):
             setattr(settings, name, getattr(module, name))
-    if request.param.startswith("redis"):
+    if request.param in ("cache", "redis"):
         url = request.getfixturevalue("redis_url")
         settings.CACHES = {
             **settings.CACHES,
@@ -89,7 +90,7 @@ def native_redis(settings, redis_url, db):
     """The native Redis engine on the test session's redis-server, emptied; yields a client."""
     from django_redis import get_redis_connection
 
-    settings.SESSION_ENGINE = "session_engines.redis"
+    settings.SESSION_ENGINE = "session_engines.backends.redis"
     use_redis(settings, redis_url)
     client = get_redis_connection("sessions")
     client.flushdb()

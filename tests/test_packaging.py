@@ -21,7 +21,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
-SESSION_ENGINE = "session_engines.db"
+SESSION_ENGINE = "session_engines.backends.db"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
               "OPTIONS": {"context_processors": ["django.contrib.auth.context_processors.auth",
@@ -41,7 +41,7 @@ from django.template.loader import get_template
 call_command("check", fail_level="WARNING")
 call_command("migrate", verbosity=0)
 get_template("session_engines/admin/session_list.html")
-from session_engines.db import SessionStore
+from session_engines.backends.db import SessionStore
 store = SessionStore()
 store["userInfo"] = {"userId": "alice"}
 store.save()

@@ -7,7 +7,6 @@ be shown to an operator, logged or put in a URL without handing out a live crede
 
 from __future__ import annotations  # the Protocol's list() shadows list[...] in its body
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -16,14 +15,10 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-# SESSION_ENGINE -> the operator class for it.
-OPERATORS = {
+# Django's own engines cannot name their operator; ours do (``SessionStore.operator``).
+DJANGO_ENGINES = {
     "django.contrib.sessions.backends.db": "session_engines.operators.db.DbOperator",
-    "session_engines.db": "session_engines.operators.db.DbOperator",
     "django.contrib.sessions.backends.cache": "session_engines.operators.cache.CacheOperator",
-    "session_engines.cache": "session_engines.operators.cache.CacheOperator",
-    "session_engines.redis": "session_engines.operators.redis.RedisOperator",
-    "session_engines.dynamodb": "session_engines.operators.dynamodb.DynamoDBOperator",
 }
 
 
@@ -35,14 +30,9 @@ class UserIndexUnavailable(Exception):
     """This engine keeps no per-user index (Django's cache-backed engine): say so plainly."""
 
 
-def session_id(session_key):
-    """The non-secret id of a session: the SHA-256 hex digest of its key."""
-    return hashlib.sha256(session_key.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class SessionRecord:
-    id: str  # session_id(key), never the key
+    id: str  # ids.session_id(key), never the key
     user_id: str | None
     expires: datetime | None  # aware, UTC
     size: int  # bytes stored
@@ -73,10 +63,25 @@ class Operator(Protocol):
         """End all of one user's sessions ("log out everywhere"); how many were ended."""
 
 
-def get_operator() -> Operator:
+def operator_path(engine: str) -> str | None:
+    """Return the dotted path of ``engine``'s operator class, or None when it has none."""
+    if engine in DJANGO_ENGINES:
+        return DJANGO_ENGINES[engine]
     try:
-        path = OPERATORS[settings.SESSION_ENGINE]
-    except KeyError:
-        message = f"No session operator for {settings.SESSION_ENGINE!r}"
-        raise NoOperator(message) from None
+        store_class = import_string(f"{engine}.SessionStore")
+    except ImportError:
+        return None
+    return getattr(store_class, "operator", None)
+
+
+def has_operator() -> bool:
+    """Return whether SESSION_ENGINE has an operator (Django's file and signed-cookie don't)."""
+    return operator_path(settings.SESSION_ENGINE) is not None
+
+
+def get_operator() -> Operator:
+    """Return the operator of ``settings.SESSION_ENGINE`` (NoOperator when it has none)."""
+    path = operator_path(settings.SESSION_ENGINE)
+    if path is None:
+        raise NoOperator(f"No session operator for {settings.SESSION_ENGINE!r}")
     return import_string(path)()

@@ -14,7 +14,6 @@ throughout appear at least once.
 """
 
 import datetime
-import re
 
 from django.conf import settings
 from django.core.cache import caches
@@ -22,12 +21,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_redis import get_redis_connection
-from django_redis.client.default import glob_escape
 
+from ..exceptions import unavailable_on_outage
+from ..ids import glob_escape, is_session_id, session_id
 from ..users import user_id_of
-from . import Page, SessionRecord, UserIndexUnavailable, session_id
-
-ID = re.compile(r"[0-9a-f]{64}")
+from . import Page, SessionRecord, UserIndexUnavailable
 
 
 class CacheOperator:
@@ -55,7 +53,8 @@ class CacheOperator:
         return suffix if self.hashed else session_id(suffix)
 
     def _scan(self, cursor, count):
-        cursor, keys = self.redis.scan(cursor=cursor, match=self.pattern, count=count)
+        with unavailable_on_outage("Redis SCAN"):
+            cursor, keys = self.redis.scan(cursor=cursor, match=self.pattern, count=count)
         return int(cursor), [key.decode() if isinstance(key, bytes) else key for key in keys]
 
     def _records(self, keys):
@@ -64,7 +63,8 @@ class CacheOperator:
         for key in keys:
             pipe.get(key)
             pipe.pttl(key)
-        replies = pipe.execute()
+        with unavailable_on_outage("Redis GET"):
+            replies = pipe.execute()
         now = timezone.now()
         records = []
         for key, value, ttl in zip(keys, replies[::2], replies[1::2], strict=True):
@@ -95,7 +95,7 @@ class CacheOperator:
         return Page(records=self._records(keys), cursor=str(position) if position else None)
 
     def _key(self, id):
-        if not ID.fullmatch(id):
+        if not is_session_id(id):
             return None
         if self.hashed:  # the id is in the key: no need to look
             return self.prefix + id
@@ -115,7 +115,8 @@ class CacheOperator:
 
     def delete(self, id):
         key = self._key(id)
-        return bool(key) and self.redis.delete(key) > 0
+        with unavailable_on_outage("Redis DEL"):
+            return bool(key) and self.redis.delete(key) > 0
 
     def for_user(self, user_id):
         raise UserIndexUnavailable(

@@ -1,28 +1,29 @@
-"""Sessions in a database: ``session_engines.db`` (indexed) or Django's own db engine.
+"""Sessions in a database: ``session_engines.backends.db`` (indexed) or Django's own db engine.
 
-For ``session_engines.db`` the primary key already is the id (the key's digest) and the
+For ``session_engines.backends.db`` the primary key already is the id (the key's digest) and the
 ``user_id`` column is the per-user index: every call is one or two indexed queries, and pages
 are keyset-paginated on the primary key (the cursor is the last id of the page).
 
 Django's plain ``django.contrib.sessions.backends.db`` stores raw keys and no user: it can be
 listed (the cursor is an offset, so a key never leaves the database, not even in a URL),
 and one session found by its id by hashing each key in turn; there is no per-user index
-(``for_user`` raises UserIndexUnavailable: switch to ``session_engines.db``).
+(``for_user`` raises UserIndexUnavailable: switch to ``session_engines.backends.db``).
 """
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from ..ids import session_id
 from ..users import user_id_of
-from . import Page, SessionRecord, UserIndexUnavailable, session_id
+from . import Page, SessionRecord, UserIndexUnavailable
 
 
 class DbOperator:
     def __init__(self):
         self.store_class = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
         self.model = self.store_class.get_model_class()
-        # session_engines.db keys rows by the digest and keeps the user id in a column.
+        # session_engines.backends.db keys rows by the digest and keeps the user id in a column.
         self.supports_user_index = hasattr(self.model, "indexed_user_id")
 
     def _live(self):
@@ -80,7 +81,8 @@ class DbOperator:
     def _user_rows(self, user_id):
         if not self.supports_user_index:
             raise UserIndexUnavailable(
-                f"{settings.SESSION_ENGINE} keeps no per-user index; use session_engines.db."
+                f"{settings.SESSION_ENGINE} keeps no per-user index; "
+                "use session_engines.backends.db."
             )
         return self._live().filter(user_id=user_id)
 

@@ -1,4 +1,4 @@
-"""See and end sessions of ``session_engines.dynamodb`` (the protocol in ``operators``).
+"""See and end sessions of ``session_engines.backends.dynamodb`` (the protocol in ``operators``).
 
 Ids are the stored partition keys (SHA-256 digests of the session keys), so nothing here ever
 holds a raw key. Listing pages through a Scan; one user's sessions come from the ``uid-index``
@@ -8,14 +8,13 @@ GSI (which is eventually consistent, so every hit is read back consistently befo
 import base64
 import binascii
 import json
-import re
 import time
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from session_engines import dynamodb
-from session_engines.dynamodb import (
+from session_engines.backends import dynamodb
+from session_engines.backends.dynamodb import (
     EXPIRES_ATTRIBUTE,
     KEY_ATTRIBUTE,
     USER_ATTRIBUTE,
@@ -25,9 +24,9 @@ from session_engines.dynamodb import (
     is_live,
 )
 
+from ..ids import is_session_id
 from . import Page, SessionRecord
 
-DIGEST = re.compile(r"[0-9a-f]{64}")
 SCANS_PER_PAGE = 10  # bound one list() call on a table full of expired items
 BATCH_GET_MAX = 100
 
@@ -39,7 +38,7 @@ def encode_cursor(last_key):
 def decode_cursor(cursor):
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if DIGEST.fullmatch(key[KEY_ATTRIBUTE]["S"]):
+        if is_session_id(key[KEY_ATTRIBUTE]["S"]):
             return {KEY_ATTRIBUTE: {"S": key[KEY_ATTRIBUTE]["S"]}}
     except (ValueError, TypeError, KeyError, binascii.Error):
         pass
@@ -88,13 +87,13 @@ class DynamoDBOperator:
         return Page(records=records, cursor=encode_cursor(scan["ExclusiveStartKey"]))
 
     def get(self, id):
-        if not DIGEST.fullmatch(id):
+        if not is_session_id(id):
             return None
         item = call("get_item", Key=key(id), ConsistentRead=True).get("Item")
         return self.record(item) if item and is_live(item) else None
 
     def delete(self, id):
-        if not DIGEST.fullmatch(id):
+        if not is_session_id(id):
             return False
         return "Attributes" in call("delete_item", Key=key(id), ReturnValues="ALL_OLD")
 

@@ -1,4 +1,4 @@
-"""See and end sessions of the native Redis engine (``session_engines.redis``).
+"""See and end sessions of the native Redis engine (``session_engines.backends.redis``).
 
 Listing walks the keyspace with ``SCAN`` and a cursor (never ``KEYS``, which blocks the server),
 matching session keys only (``<prefix>:`` + 64 hex characters), not the per-user indexes. A
@@ -6,22 +6,14 @@ user's sessions come from their index (a sorted set of session digests scored by
 whose session has gone or now belongs to someone else are pruned as they are found.
 """
 
-import re
 import time
 from datetime import UTC, datetime
 
-from redis.exceptions import RedisError
-
-from .. import redis as engine
-from ..exceptions import SessionStoreUnavailable
+from ..backends import redis as engine
+from ..exceptions import unavailable_on_outage
+from ..ids import digest, glob_escape, is_session_id
 from ..users import user_id_of
 from . import Page, SessionRecord
-
-DIGEST = re.compile(r"[0-9a-f]{64}")
-
-
-def glob_escape(text):
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 def fetch(keys):
@@ -37,10 +29,8 @@ def fetch(keys):
 
 
 def run(command, *args):
-    try:
+    with unavailable_on_outage("Redis"):
         return command(*args)
-    except RedisError as exc:
-        raise SessionStoreUnavailable(f"Redis failed: {exc}") from exc
 
 
 def record(session_digest, value, ttl, now):
@@ -62,25 +52,25 @@ class RedisOperator:
         self.prefix = engine.options()["KEY_PREFIX"]
 
     def list(self, *, cursor=None, limit=50):
-        pattern = glob_escape(f"{self.prefix}:") + "?" * 64
+        pattern = glob_escape(f"{self.prefix}:") + "?" * 64  # no user indexes
         position, digests = int(cursor or 0), []
         while True:
             position, keys = run(engine.connection().scan, position, pattern, limit)
             digests += [
-                d for d in (key.decode().rpartition(":")[2] for key in keys) if DIGEST.fullmatch(d)
+                d for d in (key.decode().rpartition(":")[2] for key in keys) if is_session_id(d)
             ]
             if position == 0 or len(digests) >= limit:
                 break
         return Page(records=self._records(digests), cursor=str(position) if position else None)
 
     def get(self, id):
-        if not DIGEST.fullmatch(id or ""):
+        if not is_session_id(id):
             return None
         records = self._records([id])
         return records[0] if records else None
 
     def delete(self, id):
-        return bool(DIGEST.fullmatch(id or "")) and engine.delete_by_digest(id, self.prefix)
+        return is_session_id(id) and engine.delete_by_digest(id, self.prefix)
 
     def for_user(self, user_id):
         index = engine.user_index_name(str(user_id), self.prefix)
@@ -90,7 +80,7 @@ class RedisOperator:
         records, stale = [], []
         for session_digest, (value, ttl) in zip(members, replies, strict=True):
             # Gone, or no longer this user's (a write elsewhere changed it): not theirs any more.
-            if value is None or engine.unpack(value)[0] != engine.digest(str(user_id)):
+            if value is None or engine.unpack(value)[0] != digest(str(user_id)):
                 stale.append(session_digest)
             else:
                 records.append(record(session_digest, value, ttl, now))

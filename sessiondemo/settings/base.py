@@ -1,6 +1,7 @@
 """Every setting lives here, driven by environment variables (cookiecutter-django style).
 
-The engine modules beside this one (``local``, ``redis``, ``dynamodb``) set only what differs.
+The engine modules beside this one (``db``, ``cache``, ``redis``, ``dynamodb``) set only what
+differs.
 Production hardening is switched on by ``DJANGO_DEBUG`` being off, not by a separate module,
 so CI runs the same code paths as production.
 """
@@ -160,7 +161,7 @@ if REDIS_SENTINELS:
         },
     }
 
-# The native Redis engine (session_engines.redis), on the "sessions" cache's connection pool.
+# The native Redis engine (session_engines.backends.redis), on the "sessions" cache's pool.
 SESSION_REDIS = {
     "CACHE_ALIAS": "sessions",
     "KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", "sessiondemo") + ":session",
@@ -170,7 +171,7 @@ SESSION_REDIS = {
     "WAIT_TIMEOUT_MS": int(os.environ.get("SESSION_REDIS_WAIT_TIMEOUT_MS", "100")),
 }
 
-# DynamoDB (session_engines.dynamodb). Credentials come from boto3's default chain only.
+# DynamoDB (session_engines.backends.dynamodb). Credentials come from boto3's default chain only.
 SESSION_DYNAMODB = {
     "TABLE_NAME": os.environ.get("SESSION_DYNAMODB_TABLE", "sessions"),
     "REGION_NAME": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,

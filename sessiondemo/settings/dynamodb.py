@@ -2,4 +2,4 @@
 
 from .base import *  # noqa: F401,F403
 
-SESSION_ENGINE = "session_engines.dynamodb"
+SESSION_ENGINE = "session_engines.backends.dynamodb"

@@ -1,13 +1,10 @@
-"""Django's cache-backed session engine on django-redis (ElastiCache for Redis).
+"""Our native Redis session engine, ``session_engines.backends.redis``: the recommended one.
 
-REDIS_URL (redis:// or rediss://, AUTH in the URL), REDIS_TIMEOUT and REDIS_SENTINELS configure
-the ``sessions`` cache in base. The engine is Django's cache engine with one change
-(``session_engines.cache``): Django's own turns a Redis outage into a silent logout, ours into a
-503 with Retry-After. ``redis_native`` is the recommended Redis engine (fewer round trips,
-hashed keys, a per-user index); this one is the design card's original choice.
+One round trip per load, create, update and delete; keys are SHA-256 digests; a per-user index.
+It uses the ``sessions`` cache's connection pool (REDIS_URL, REDIS_TIMEOUT, REDIS_SENTINELS in
+base); SESSION_REDIS in base holds the rest.
 """
 
 from .base import *  # noqa: F401,F403
 
-SESSION_ENGINE = "session_engines.cache"
-SESSION_CACHE_ALIAS = "sessions"
+SESSION_ENGINE = "session_engines.backends.redis"

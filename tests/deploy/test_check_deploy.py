@@ -21,7 +21,7 @@ def check_deploy(module, **env):
 
 
 def test_every_engine_has_a_settings_module():
-    assert {"local", "redis", "dynamodb"} <= set(settings_modules())
+    assert {"db", "cache", "dynamodb"} <= set(settings_modules())
 
 
 @pytest.mark.parametrize("module", settings_modules())
@@ -35,12 +35,12 @@ def test_check_deploy_reports_nothing(module):
 
 def test_check_deploy_catches_a_weak_secret_key():
     # The check is live, not silenced wholesale: a short key is reported.
-    result = check_deploy("local", DJANGO_SECRET_KEY="too-short")
+    result = check_deploy("db", DJANGO_SECRET_KEY="too-short")
     assert result.returncode != 0
     assert "security.W009" in result.stdout + result.stderr
 
 
 def test_check_deploy_is_clean_with_hsts_preload_on():
     # W021 is silenced only while preload is off; on, there is nothing to report either.
-    result = check_deploy("local", DJANGO_HSTS_PRELOAD="1")
+    result = check_deploy("db", DJANGO_HSTS_PRELOAD="1")
     assert result.returncode == 0, result.stdout + result.stderr

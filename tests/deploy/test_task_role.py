@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from session_engines import dynamodb
+from session_engines.backends import dynamodb
 from tests.deploy.template import load, properties
 
 TABLE = "sessions-from-template"
@@ -85,7 +85,7 @@ def record_calls(client):
 def exercise_engine(client):
     """A session's whole life: the seed's requests through the middleware, the store's own
     API, and what operators run (clearsessions)."""
-    from session_engines.dynamodb import SessionStore
+    from session_engines.backends.dynamodb import SessionStore
 
     assert client.post("/login", ALICE, content_type="application/json").json() == ALICE
     assert client.get("/session").json() == ALICE
@@ -122,7 +122,7 @@ def exercise_operator():
 
 @pytest.fixture
 def recorded_calls(aws, settings, client):
-    settings.SESSION_ENGINE = "session_engines.dynamodb"
+    settings.SESSION_ENGINE = "session_engines.backends.dynamodb"
     settings.SESSION_DYNAMODB = {"TABLE_NAME": TABLE, "REGION_NAME": "us-east-1"}
     create_table_from_template(load())
     calls = record_calls(dynamodb.get_client())  # the client the engine will use

@@ -8,7 +8,7 @@ import pytest
 import redis
 from django.test import Client
 
-from session_engines import dynamodb
+from session_engines.backends import dynamodb
 from tests.deploy import ROOT, TEMPLATE, settings_modules
 from tests.deploy.dockerfile import final_stage, one
 from tests.deploy.template import container, container_env, load, properties

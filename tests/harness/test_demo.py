@@ -18,11 +18,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 def test_demo_writes_the_table_as_markdown_and_json(tmp_path, capsys):
-    argv = ["--engines", "redis", "--faults", "none", "--users", "2", "--reads", "2"]
+    argv = ["--engines", "cache", "--faults", "none", "--users", "2", "--reads", "2"]
     assert ha.main([*argv, "--out", str(tmp_path)]) == 0
 
     rows = json.loads((tmp_path / "ha.json").read_text())["rows"]
-    assert [(row["engine"], row["lb"], row["fault"]) for row in rows] == [("redis", "rr", "none")]
+    assert [(row["engine"], row["lb"], row["fault"]) for row in rows] == [("cache", "rr", "none")]
     assert rows[0]["kept_pct"] == 100.0
     assert rows[0]["requests"] == 2 * (1 + 2)  # a login and two reads each
     table = (tmp_path / "ha.md").read_text()
@@ -50,8 +50,8 @@ def test_demo_rejects_bad_arguments(argv, message, capsys):
 
 
 def test_default_matrix_runs_sticky_for_the_local_engine_only():
-    assert ha.ENGINES["local"].modes == ("rr", "sticky")
-    assert all(engine.modes == ("rr",) for name, engine in ha.ENGINES.items() if name != "local")
+    assert ha.ENGINES["db"].modes == ("rr", "sticky")
+    assert all(engine.modes == ("rr",) for name, engine in ha.ENGINES.items() if name != "db")
 
 
 def test_sticky_config_inserts_an_albs_cookie_and_redispatches():
@@ -64,7 +64,7 @@ def test_sticky_config_inserts_an_albs_cookie_and_redispatches():
 
 
 def test_markdown_has_one_line_per_row():
-    row = {"engine": "redis", "lb": "rr", "fault": "kill", "kept_pct": 100.0, "requests": 9,
+    row = {"engine": "cache", "lb": "rr", "fault": "kill", "kept_pct": 100.0, "requests": 9,
            "errors_5xx": 1, "p50_ms": 1.5, "p99_ms": 9.0}  # fmt: skip
     assert (
         report.markdown([row]).splitlines()[2]

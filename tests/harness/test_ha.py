@@ -23,7 +23,7 @@ def served_by(run):
 
 def test_local_engine_round_robin_loses_sessions():
     """The seed's problem: request 2 lands on the other instance, which has no UserInfo."""
-    with cluster("local") as running:
+    with cluster("db") as running:
         run = scenario(running, "none")
 
     assert run.summary()["kept_pct"] < 100
@@ -40,7 +40,7 @@ def test_local_engine_round_robin_loses_sessions():
 
 
 def test_local_engine_sticky_keeps_sessions_until_the_instance_dies():
-    with cluster("local", sticky=True) as running:
+    with cluster("db", sticky=True) as running:
         calm = scenario(running, "none")
         killed = scenario(running, "kill")  # instance 1 (app1) is SIGKILLed
 

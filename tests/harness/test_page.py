@@ -35,7 +35,7 @@ def log_in_and_reload(url):
         return login[2]["x-served-by"], seen
 
 
-@pytest.mark.parametrize("engine", ["redis", "dynamodb"])
+@pytest.mark.parametrize("engine", ["cache", "dynamodb"])
 def test_page_keeps_user_info_whichever_instance_serves_it(engine):
     with cluster(engine) as running:
         logged_in_on, seen = log_in_and_reload(running.url)
@@ -45,7 +45,7 @@ def test_page_keeps_user_info_whichever_instance_serves_it(engine):
 
 
 def test_page_loses_user_info_on_the_local_engine():
-    with cluster("local") as running:
+    with cluster("db") as running:
         logged_in_on, seen = log_in_and_reload(running.url)
 
     assert {instance for instance, _ in seen} == {"app1", "app2"}

@@ -15,7 +15,7 @@ import requests
 from harness.gunicorn import BASE_DIR
 from harness.ha import cluster
 
-INDEXED_SHARED_STORES = ["dynamodb", "redis_native", "postgres"]
+INDEXED_SHARED_STORES = ["dynamodb", "redis", "postgres"]
 TRIES = 6  # round-robin over 2 instances: each gets at least 2 of them
 
 

@@ -2,7 +2,7 @@
 
 from django.contrib.sessions.backends import cache
 
-from session_engines.operators import session_id
+from session_engines.ids import session_id
 
 
 class SessionStore(cache.SessionStore):

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from session_engines import admin_views
-from session_engines.operators import session_id
+from session_engines.ids import session_id
 
 from .test_operators import (
     INDEXED_ENGINES,
@@ -154,7 +154,7 @@ def test_no_admin_page_for_anyone_but_staff(engine):
     assert user_info(bob)["userId"] == "bob"
 
 
-@engines(["local"])
+@engines(["db"])
 def test_changes_need_post_with_a_csrf_token(engine, staff):
     logged_in = log_in_several()
     bob = logged_in["bob"][0]
@@ -167,7 +167,7 @@ def test_changes_need_post_with_a_csrf_token(engine, staff):
     assert user_info(bob)["userId"] == "bob"
 
 
-@engines(["local"])
+@engines(["db"])
 def test_missing_user_or_id(engine, staff):
     log_in_several()
     response = staff.post(f"{LIST}logout-everywhere/", {"user": " "}, follow=True)
@@ -175,7 +175,7 @@ def test_missing_user_or_id(engine, staff):
     assert staff.get(f"{LIST}not-an-id/").status_code == 404
 
 
-@engines(["redis"])
+@engines(["cache"])
 def test_bad_cursor_is_a_400(engine, staff):
     assert staff.get(LIST, {"cursor": "nope"}).status_code == 400
 
@@ -221,7 +221,7 @@ def test_view_permission_lists_and_reads_but_cannot_end(engine):
         assert_no_raw_key(text, keys)
 
 
-@engines(["local"])
+@engines(["db"])
 def test_superusers_may_view_and_end_sessions(engine):
     bob = log_in_several()["bob"][0]
     bob_id = session_id(key_of(bob))

@@ -1,4 +1,4 @@
-"""session_engines.base, the fewest-writes contract, on both engines built on it."""
+"""session_engines.backends.base, the fewest-writes contract, on both engines built on it."""
 
 import pytest
 from django.contrib.sessions.backends.base import UpdateError
@@ -10,7 +10,7 @@ ENGINES = {"redis": "native_redis", "dynamodb": "dynamodb_table"}
 @pytest.fixture(params=ENGINES)
 def store_class(request, settings):
     request.getfixturevalue(ENGINES[request.param])
-    settings.SESSION_ENGINE = f"session_engines.{request.param}"
+    settings.SESSION_ENGINE = f"session_engines.backends.{request.param}"
     return import_string(f"{settings.SESSION_ENGINE}.SessionStore")
 
 

@@ -1,18 +1,18 @@
-"""session_engines.cache: Django's cache engine, except that an outage is not a new session."""
+"""session_engines.backends.cache: Django's, except that an outage is not a new session."""
 
 import pytest
 from asgiref.sync import async_to_sync
 from django_redis import get_redis_connection
 
 from harness.servers import free_port
-from session_engines.cache import SessionStore
+from session_engines.backends.cache import SessionStore
 from session_engines.exceptions import SessionStoreUnavailable
 from tests.conftest import use_redis
 
 
 @pytest.fixture
 def cache_engine(settings, redis_url):
-    settings.SESSION_ENGINE = "session_engines.cache"
+    settings.SESSION_ENGINE = "session_engines.backends.cache"
     settings.SESSION_CACHE_ALIAS = "sessions"
     use_redis(settings, redis_url)
     get_redis_connection("sessions").flushdb()

@@ -1,4 +1,4 @@
-"""session_engines.db: Django's db engine, keyed by digest, indexed by user, same round trips."""
+"""session_engines.backends.db: Django's, keyed by digest, indexed by user."""
 
 import json
 from datetime import timedelta
@@ -11,10 +11,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from session_engines.db import SessionStore
+from session_engines.backends.db import SessionStore
 from session_engines.exceptions import SessionStoreUnavailable
+from session_engines.ids import session_id
 from session_engines.models import Session
-from session_engines.operators import session_id
 
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
 
@@ -103,7 +103,7 @@ def test_no_more_round_trips_than_djangos_db_engine(db, settings, django_assert_
         with CaptureQueriesContext(connection) as queries:
             send(client, path, body)
         djangos.append(len(queries))
-    settings.SESSION_ENGINE = "session_engines.db"
+    settings.SESSION_ENGINE = "session_engines.backends.db"
     client = new_client()
     for (path, body), most in zip(STEPS[:-1], djangos, strict=False):
         with django_assert_max_num_queries(most):

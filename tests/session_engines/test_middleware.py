@@ -6,7 +6,7 @@ from django.test import Client
 from harness.servers import free_port
 
 
-@pytest.fixture(params=["session_engines.cache", "session_engines.redis"])
+@pytest.fixture(params=["session_engines.backends.cache", "session_engines.backends.redis"])
 def redis_down(request, settings, db):
     settings.SESSION_ENGINE = request.param
     settings.SESSION_CACHE_ALIAS = "sessions"

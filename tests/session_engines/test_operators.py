@@ -1,6 +1,6 @@
 """The inspection protocol on every engine that has an operator, through the API only.
 
-The lead extends INDEXED_ENGINES with "dynamodb" and "redis_native" once their operators are
+The lead extends INDEXED_ENGINES with "dynamodb" and "redis" once their operators are
 merged: these tests use nothing but the API and the operator protocol, so they apply as is.
 """
 
@@ -10,10 +10,11 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from session_engines.operators import UserIndexUnavailable, get_operator, session_id
+from session_engines.ids import session_id
+from session_engines.operators import UserIndexUnavailable, get_operator
 
-INDEXED_ENGINES = ["local", "dynamodb", "redis_native"]  # engines that keep a per-user index
-UNINDEXED_ENGINES = ["redis"]  # Django's cache-backed engine: it cannot
+INDEXED_ENGINES = ["db", "dynamodb", "redis"]  # engines that keep a per-user index
+UNINDEXED_ENGINES = ["cache"]  # Django's cache-backed engine: it cannot
 OPERATOR_ENGINES = INDEXED_ENGINES + UNINDEXED_ENGINES
 
 NAMES = {"alice": "Alice Kim", "bob": "Bob Lee", "carol": "Carol Park"}
@@ -153,7 +154,7 @@ def test_engine_without_an_index_says_so(engine):
 
 
 @pytest.mark.parametrize("cursor", ["nope", "-1"])
-@engines(["redis"])
+@engines(["cache"])
 def test_a_bad_cursor_is_a_value_error(engine, cursor):
     with pytest.raises(ValueError):
         get_operator().list(cursor=cursor)
@@ -171,13 +172,13 @@ def test_django_plain_db_engine_is_inspectable_without_an_index(db, settings):
     assert operator.get(session_id(key_of(bob))).user_id == "bob"
     assert operator.delete(session_id(key_of(bob))) is True
     assert user_info(bob) == NOBODY
-    with pytest.raises(UserIndexUnavailable, match="session_engines.db"):
+    with pytest.raises(UserIndexUnavailable, match="session_engines.backends.db"):
         operator.for_user("alice")
     with pytest.raises(ValueError):
         operator.list(cursor="x")
 
 
-@engines(["redis"])
+@engines(["cache"])
 def test_cache_operator_reads_an_engine_that_keys_by_digest(engine, settings):
     from session_engines.operators.cache import CacheOperator
 

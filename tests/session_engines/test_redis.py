@@ -11,9 +11,9 @@ from django.conf import settings as django_settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
 from harness.redis import Recorder, redis_node, replicate
-from session_engines import redis as engine
+from session_engines.backends import redis as engine
+from session_engines.backends.redis import SessionStore
 from session_engines.exceptions import SessionStoreUnavailable
-from session_engines.redis import SessionStore
 from tests.conftest import use_redis
 
 ALICE = {"userInfo": {"userId": "alice", "userNm": "Alice Kim"}}

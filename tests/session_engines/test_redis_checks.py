@@ -26,7 +26,7 @@ def ids():
 
 @pytest.fixture
 def native(settings):
-    settings.SESSION_ENGINE = "session_engines.redis"
+    settings.SESSION_ENGINE = "session_engines.backends.redis"
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "sessions": SESSIONS_CACHE,
@@ -63,7 +63,9 @@ def test_bad_session_redis_is_an_error(native, session_redis, error):
     assert ids() == [error]
 
 
-@pytest.mark.parametrize("engine", ["session_engines.redis", "session_engines.cache"])
+@pytest.mark.parametrize(
+    "engine", ["session_engines.backends.redis", "session_engines.backends.cache"]
+)
 def test_ignore_exceptions_is_an_error(native, engine):
     native.SESSION_ENGINE = engine
     native.SESSION_CACHE_ALIAS = "sessions"
@@ -78,7 +80,7 @@ def test_ignore_exceptions_is_an_error(native, engine):
 
 
 def test_pickled_sessions_are_an_error_for_the_cache_engine(native):
-    native.SESSION_ENGINE = "session_engines.cache"
+    native.SESSION_ENGINE = "session_engines.backends.cache"
     native.SESSION_CACHE_ALIAS = "sessions"
     native.CACHES = {**native.CACHES, "sessions": {**SESSIONS_CACHE, "OPTIONS": {}}}
     assert ids() == [redis_checks.E_PICKLE]

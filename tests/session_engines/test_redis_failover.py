@@ -23,7 +23,7 @@ from harness.redis import (
 )
 from tests.conftest import use_redis
 
-REDIS_ENGINES = ["redis", "redis_native"]
+REDIS_ENGINES = ["cache", "redis"]
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
 BOB = {"userId": "bob", "userNm": "Bob"}
 
@@ -73,7 +73,7 @@ def test_sentinel_failover_recovers_on_the_promoted_replica(engine, settings, mo
         settings.CACHES = {**settings.CACHES, "sessions": probe.CACHES["sessions"]}
         users = [{"userId": f"user{n}", "userNm": f"User {n}"} for n in range(5)]
         clients = [new_client() for _ in users]
-        if engine == "redis_native":
+        if engine == "redis":
             # Acknowledged only once a replica has it: the primary may die right after.
             settings.SESSION_REDIS = {
                 **settings.SESSION_REDIS,
@@ -82,7 +82,7 @@ def test_sentinel_failover_recovers_on_the_promoted_replica(engine, settings, mo
             }
         for client, user in zip(clients, users, strict=True):
             assert login(client, user).status_code == 200
-        if engine == "redis":
+        if engine == "cache":
             caught_up(group.primary, group.replica)  # the cache-backed engine cannot WAIT
 
         group.primary.kill()
@@ -104,7 +104,7 @@ def test_sentinel_failover_recovers_on_the_promoted_replica(engine, settings, mo
         # Every acknowledged session survived.
         for client, user in zip(clients, users, strict=True):
             assert client.get("/session").json() == user
-        if engine == "redis_native":
+        if engine == "redis":
             # No replica left to acknowledge a write: refused, not silently left unreplicated...
             with caplog.at_level(logging.ERROR, logger="session_engines"):
                 assert login(clients[0], BOB).status_code == 503

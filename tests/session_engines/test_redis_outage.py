@@ -11,7 +11,7 @@ from harness.servers import free_port
 from tests.conftest import use_redis
 from tests.session_engines.test_middleware import assert_503
 
-REDIS_ENGINES = ["redis", "redis_native"]
+REDIS_ENGINES = ["cache", "redis"]
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
 NOBODY = {"userId": None, "userNm": None}
 
@@ -61,7 +61,7 @@ def test_stopped_redis_is_a_503_and_a_restarted_one_answers_the_next_request(
 
 
 def test_djangos_own_cache_engine_would_log_the_user_out(settings, client, db):
-    """Why session_engines.cache exists: Django's load() swallows the outage."""
+    """Why session_engines.backends.cache exists: Django's load() swallows the outage."""
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
     settings.SESSION_CACHE_ALIAS = "sessions"
     with redis_node() as node:

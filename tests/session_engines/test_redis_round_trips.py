@@ -9,7 +9,7 @@ from django.conf import settings
 from harness.redis import Recorder
 from tests.conftest import use_redis
 
-REDIS_ENGINES = ["redis", "redis_native"]
+REDIS_ENGINES = ["cache", "redis"]
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
 
 
@@ -37,13 +37,13 @@ def login(client, body=ALICE):
 # Store operations. The cache-backed engine's are Django's: EXISTS before creating, a GET
 # before every update. The native engine's are one command each.
 STORE_COUNTS = {
-    "redis": {
+    "cache": {
         "create": ["EXISTS", "SET"],
         "load": ["GET"],
         "modify": ["GET", "GET", "SET"],
         "delete": ["DEL"],
     },
-    "redis_native": {
+    "redis": {
         "create": ["SET"],
         "load": ["GET"],
         "modify": ["GET", "SET"],
@@ -78,7 +78,7 @@ def test_store_round_trips(engine, redis_url):
 
 
 def test_native_writes_are_conditional_and_expire(settings, redis_url):
-    settings.SESSION_ENGINE = "session_engines.redis"
+    settings.SESSION_ENGINE = "session_engines.backends.redis"
     use_redis(settings, redis_url)
     session = new_session({"warm": "up"})
     created = recorded(redis_url, lambda: new_session({"a": 1}))
@@ -101,7 +101,7 @@ def test_http_round_trips(engine, client, redis_url):
     read = recorded(redis_url, lambda: client.get("/session")).names()
     relogin = recorded(redis_url, lambda: login(client)).names()
     logout = recorded(redis_url, lambda: client.post("/logout")).names()
-    if engine == "redis":
+    if engine == "cache":
         assert first_login == ["EXISTS", "SET", "GET", "SET"]
         assert read == ["GET"]
         assert relogin == ["GET", "EXISTS", "SET", "DEL", "GET", "SET"]

@@ -15,7 +15,7 @@ CREDENTIALS = {"auth-token": ":s3cret-token@", "acl-user": "app:app-pass@"}
 
 
 @pytest.mark.parametrize("credentials", list(CREDENTIALS))
-@pytest.mark.parametrize("engine", ["redis", "redis_native"], indirect=True)
+@pytest.mark.parametrize("engine", ["cache", "redis"], indirect=True)
 def test_rediss_with_a_password_in_the_url(engine, client, settings, credentials):
     with tls_redis_node(*USERS) as (node, ca):
         url = f"rediss://{CREDENTIALS[credentials]}127.0.0.1:{node.port}/0?ssl_ca_certs={ca}"
@@ -25,7 +25,7 @@ def test_rediss_with_a_password_in_the_url(engine, client, settings, credentials
         assert client.get("/session").json() == ALICE
 
 
-@pytest.mark.parametrize("engine", ["redis", "redis_native"], indirect=True)
+@pytest.mark.parametrize("engine", ["cache", "redis"], indirect=True)
 def test_a_wrong_password_is_a_503_not_a_logout(engine, client, settings):
     with tls_redis_node("--requirepass", "s3cret-token") as (node, ca):
         use_redis(settings, f"rediss://:wrong@127.0.0.1:{node.port}/0?ssl_ca_certs={ca}")

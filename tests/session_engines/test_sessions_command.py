@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from harness.servers import free_port
-from session_engines.operators import session_id
+from session_engines.ids import session_id
 
 from .test_operators import (
     INDEXED_ENGINES,
@@ -72,7 +72,7 @@ def test_by_user_says_the_engine_cannot_index(engine):
     assert all(user_info(client)["userId"] == "alice" for client in logged_in["alice"])
 
 
-@engines(["local"])
+@engines(["db"])
 def test_bad_arguments(engine):
     with pytest.raises(CommandError, match="at least 1"):
         sessions("list", "--limit", "0")

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from session_engines import views
 from session_engines.exceptions import SessionStoreUnavailable
-from session_engines.operators import session_id
+from session_engines.ids import session_id
 
 from .test_middleware import assert_503
 from .test_operators import (
@@ -74,7 +74,7 @@ def test_not_logged_in_is_401(engine, client):
     assert settings.SESSION_COOKIE_NAME not in response.cookies
 
 
-@engines(["local"])
+@engines(["db"])
 def test_logout_everywhere_needs_a_json_request(engine):
     """So that no cross-site form can end anyone's sessions, whatever the SameSite setting."""
     logged_in = log_in_several()
@@ -87,7 +87,7 @@ def test_logout_everywhere_needs_a_json_request(engine):
     assert user_info(laptop)["userId"] == "alice"
 
 
-@engines(["local"])
+@engines(["db"])
 def test_wrong_methods_are_405(engine):
     logged_in = log_in_several()
     alice = logged_in["alice"][0]
@@ -98,7 +98,7 @@ def test_wrong_methods_are_405(engine):
     assert user_info(alice)["userId"] == "alice"
 
 
-@engines(["local"])
+@engines(["db"])
 def test_store_outage_is_503(engine, monkeypatch):
     """An operator that cannot reach its store raises SessionStoreUnavailable: 503, no logout."""
     logged_in = log_in_several()

@@ -1,4 +1,4 @@
-"""``manage.py createsessiontable [--check]``: the DynamoDB table of session_engines.dynamodb.
+"""``manage.py createsessiontable [--check]``: the DynamoDB sessions table.
 
 Idempotent: creates the on-demand table with its key schema and user index, waits until it is
 ACTIVE, enables TTL on the expiry attribute, and says what it did. ``--check`` changes nothing
@@ -8,11 +8,12 @@ and exits non-zero when something is off.
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError
 
-from session_engines import dynamodb, dynamodb_table
+from session_engines import dynamodb_table
+from session_engines.backends import dynamodb
 
 
 class Command(BaseCommand):
-    help = "Create (or check, with --check) the DynamoDB table of session_engines.dynamodb."
+    help = "Create (or check, with --check) the DynamoDB sessions table."
 
     def add_arguments(self, parser):
         parser.add_argument(

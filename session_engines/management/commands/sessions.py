@@ -12,7 +12,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...middleware import unavailable_errors
+from ...exceptions import SessionStoreUnavailable
 from ...operators import UserIndexUnavailable, get_operator
 from ...users import user_name_of
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             getattr(self, action)(operator, **options)
         except UserIndexUnavailable as exc:
             raise CommandError(str(exc)) from exc
-        except unavailable_errors() as exc:
+        except SessionStoreUnavailable as exc:
             raise CommandError(f"The session store is unavailable: {exc}") from exc
 
     def list(self, operator, *, user=None, limit=100, **options):

@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from harness.dynamodb import FAKE_CREDENTIALS, dynalite, moto_server
-from session_engines import dynamodb, dynamodb_table
+from session_engines import dynamodb_table
+from session_engines.backends import dynamodb
 
 IMPLEMENTATIONS = ["moto", "moto-server", "dynalite"]
 
@@ -37,7 +38,7 @@ def fake_credentials(monkeypatch):
 def use_table(settings, *, endpoint_url, **options):
     """Point SESSION_DYNAMODB at a new, uniquely named table on ``endpoint_url``."""
     name = f"sessions-{uuid.uuid4().hex[:12]}"
-    settings.SESSION_ENGINE = "session_engines.dynamodb"
+    settings.SESSION_ENGINE = "session_engines.backends.dynamodb"
     settings.SESSION_DYNAMODB = {
         "TABLE_NAME": name, "REGION_NAME": "us-east-1", "ENDPOINT_URL": endpoint_url, **options,
     }  # fmt: skip

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 from django.contrib.sessions.backends.base import UpdateError
 
-from session_engines import dynamodb
-from session_engines.dynamodb import SessionStore
+from session_engines.backends import dynamodb
+from session_engines.backends.dynamodb import SessionStore
 
 
 def run(coroutine):

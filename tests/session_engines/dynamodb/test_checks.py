@@ -51,7 +51,7 @@ def test_a_good_setting_is_clean(settings):
 
 
 def test_defaults_are_clean_and_unused_engines_are_not_checked(settings):
-    settings.SESSION_ENGINE = "session_engines.dynamodb"
+    settings.SESSION_ENGINE = "session_engines.backends.dynamodb"
     del settings.SESSION_DYNAMODB
     assert check_dynamodb_settings() == []
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -70,7 +70,7 @@ def test_manage_check_fails_on_a_bad_setting(settings):
 
 def test_a_missing_boto3_is_reported_not_raised(settings, monkeypatch):
     monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 -> ImportError
-    settings.SESSION_ENGINE = "session_engines.dynamodb"
+    settings.SESSION_ENGINE = "session_engines.backends.dynamodb"
     errors = check_dynamodb_settings()
     assert [error.id for error in errors] == [IDS["dynamodb_no_boto3"]]
     assert "[dynamodb]" in errors[0].hint

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from session_engines import dynamodb
-from session_engines.dynamodb import SessionStore
+from session_engines.backends import dynamodb
+from session_engines.backends.dynamodb import SessionStore
 from tests.session_engines.dynamodb.conftest import use_table
 
 

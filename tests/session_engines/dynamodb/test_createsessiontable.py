@@ -11,8 +11,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from harness.dynamodb import FAKE_CREDENTIALS
-from session_engines import dynamodb, dynamodb_table
-from session_engines.dynamodb import SessionStore
+from session_engines import dynamodb_table
+from session_engines.backends import dynamodb
+from session_engines.backends.dynamodb import SessionStore
+from session_engines.ids import session_id
 from tests.session_engines.dynamodb.conftest import create_plain_table
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -128,4 +130,4 @@ def test_clearsessions_sweeps_expired_sessions(table):
         store.save()
     call_command("clearsessions")
     keys = [item["pk"]["S"] for item in dynamodb.call("scan")["Items"]]
-    assert keys == [dynamodb.digest(live.session_key)]
+    assert keys == [session_id(live.session_key)]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management import call_command
 
-from session_engines.dynamodb import SessionStore
+from session_engines.backends.dynamodb import SessionStore
 from session_engines.operators.dynamodb import DynamoDBOperator
 from tests.session_engines.dynamodb.conftest import create_plain_table
 

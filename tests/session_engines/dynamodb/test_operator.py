@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from session_engines import dynamodb
-from session_engines.dynamodb import SessionStore
-from session_engines.operators import get_operator, session_id
+from session_engines.backends import dynamodb
+from session_engines.backends.dynamodb import SessionStore
+from session_engines.ids import session_id
+from session_engines.operators import get_operator
 from session_engines.operators.dynamodb import DynamoDBOperator
 
 

@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSResponse
 from django.conf import settings
 from django.test import Client
 
-from session_engines import dynamodb
+from session_engines.backends import dynamodb
 from tests.session_engines.dynamodb.conftest import use_table
 
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}

@@ -11,9 +11,10 @@ import pytest
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.utils import timezone
 
-from session_engines import dynamodb
-from session_engines.dynamodb import SessionStore
+from session_engines.backends import dynamodb
+from session_engines.backends.dynamodb import SessionStore
 from session_engines.exceptions import SessionStoreUnavailable, SessionTooLarge
+from session_engines.ids import session_id
 
 ALICE = {"userInfo": {"userId": "alice", "userNm": "Alice Kim"}}
 
@@ -175,7 +176,7 @@ def test_cycle_key_then_flush_leaves_nothing(ddb):
     store.cycle_key()
     store.flush()
     store.save()  # an empty session is written under a new key, the cycled one never
-    assert [item["pk"]["S"] for item in all_items()] == [dynamodb.digest(store.session_key)]
+    assert [item["pk"]["S"] for item in all_items()] == [session_id(store.session_key)]
 
 
 @pytest.mark.parametrize(
@@ -260,7 +261,7 @@ def test_clear_expired_pages_through_the_whole_table(ddb, api_calls):
     assert dynamodb.delete_expired(page_size=7) == 30
     assert api_calls.count("Scan") >= 5
     assert api_calls.count("BatchWriteItem") >= 5
-    assert sorted(item["pk"]["S"] for item in all_items()) == sorted(map(dynamodb.digest, live))
+    assert sorted(item["pk"]["S"] for item in all_items()) == sorted(map(session_id, live))
     SessionStore.clear_expired()  # Django's entry point: nothing left to do
     assert len(all_items()) == 3
 

@@ -3,10 +3,11 @@
 import hashlib
 
 from harness.redis import Recorder
-from session_engines import redis as engine
-from session_engines.operators import get_operator, session_id
+from session_engines.backends import redis as engine
+from session_engines.backends.redis import SessionStore
+from session_engines.ids import session_id
+from session_engines.operators import get_operator
 from session_engines.operators.redis import RedisOperator
-from session_engines.redis import SessionStore
 
 
 def session_of(user_id, **extra):

@@ -1,5 +1,5 @@
 """Sessions in Redis (ElastiCache), one round trip per operation: ``SESSION_ENGINE =
-"session_engines.redis"``.
+"session_engines.backends.redis"``.
 
 It runs on django-redis's connection pool (``get_redis_connection(CACHE_ALIAS)``): one pool per
 process, the cache's URL (``redis://`` or ``rediss://``, AUTH/ACL), timeouts and Sentinel.
@@ -17,7 +17,7 @@ or a delete from anywhere leave no member behind.
 Round trips: load = ``GET``; create = ``SET NX EX`` (no ``EXISTS`` first: a collision is a
 failed ``NX``); update = ``SET XX EX`` (never resurrects a session deleted elsewhere); delete =
 ``DEL``; ``cycle_key()`` = the ``DEL`` of the old key, the new one being created by the save
-that follows (``session_engines.base``). A session with a user writes through ``EVALSHA``
+that follows (``session_engines.backends.base``). A session with a user writes through ``EVALSHA``
 instead (the same ``SET``/``DEL`` plus the index commands, server-side). With ``WAIT_REPLICAS``
 set, ``WAIT n ms`` is pipelined behind each write: still one round trip, answered once n
 replicas have the write.
@@ -34,13 +34,14 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django_redis import get_redis_connection
 from redis.exceptions import NoScriptError, RedisError
 
-from .base import FewestWritesSessionBase
-from .exceptions import SessionStoreUnavailable
-from .users import user_id_of
+from ..exceptions import SessionStoreUnavailable
+from ..ids import digest, session_id
+from ..users import user_id_of
+from .base import ConditionalSessionBase
 
 DEFAULTS = {
     "CACHE_ALIAS": "sessions",  # the django-redis cache whose connection pool we use
-    "KEY_PREFIX": "session_engines.redis",
+    "KEY_PREFIX": "session_engines.backends.redis",
     "WAIT_REPLICAS": 0,  # WAIT for this many replicas after each write; 0: off
     "WAIT_TIMEOUT_MS": 100,
 }
@@ -54,10 +55,6 @@ def options():
 
 def connection():
     return get_redis_connection(options()["CACHE_ALIAS"])
-
-
-def digest(value):
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def session_key_name(session_digest, prefix=None):
@@ -167,7 +164,9 @@ def delete_by_digest(session_digest, prefix=None):
     )
 
 
-class SessionStore(FewestWritesSessionBase):
+class SessionStore(ConditionalSessionBase):
+    operator = "session_engines.operators.redis.RedisOperator"  # sees and ends its sessions
+
     def __init__(self, session_key=None):
         super().__init__(session_key)
         # The user id digest stored under self.session_key, as last read or written here:
@@ -176,7 +175,7 @@ class SessionStore(FewestWritesSessionBase):
 
     def load(self):
         if self.session_key is not None:
-            value = call("GET", session_key_name(digest(self.session_key)))
+            value = call("GET", session_key_name(session_id(self.session_key)))
             if value is not None:
                 self._stored_user, encoded = unpack(value)
                 return self.decode(encoded)  # corrupt: logs SuspiciousSession, returns {}
@@ -184,7 +183,7 @@ class SessionStore(FewestWritesSessionBase):
         return {}
 
     def exists(self, session_key):
-        return bool(session_key) and bool(call("EXISTS", session_key_name(digest(session_key))))
+        return bool(session_key) and bool(call("EXISTS", session_key_name(session_id(session_key))))
 
     def _write(self, data, must_create):
         ttl = self.get_expiry_age()
@@ -192,7 +191,7 @@ class SessionStore(FewestWritesSessionBase):
             if not must_create:
                 self.delete()
             return
-        session_digest = digest(self.session_key)
+        session_digest = session_id(self.session_key)
         key = session_key_name(session_digest)
         user_id = user_id_of(data)
         value = pack(self.encode(data), user_id)
@@ -216,9 +215,9 @@ class SessionStore(FewestWritesSessionBase):
         if session_key is None:
             return
         if stored_user is None:
-            call("DEL", session_key_name(digest(session_key)), wait=True)
+            call("DEL", session_key_name(session_id(session_key)), wait=True)
         else:
-            delete_by_digest(digest(session_key))
+            delete_by_digest(session_id(session_key))
         if session_key == self.session_key:
             self._stored_user = UNKNOWN
 

@@ -20,11 +20,11 @@ from django.contrib.sessions.backends.base import (
 from django.utils.crypto import get_random_string
 
 
-class FewestWritesSessionBase(SessionBase):
+class ConditionalSessionBase(SessionBase):
     _unwritten = False  # the key came from cycle_key(): the next save creates it
 
     def _write(self, data, must_create):
-        raise NotImplementedError("subclasses of FewestWritesSessionBase must provide _write()")
+        raise NotImplementedError("subclasses of ConditionalSessionBase must provide _write()")
 
     def _get_new_session_key(self):
         # No exists() read: the conditional write that creates the key catches a collision.

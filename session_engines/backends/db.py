@@ -1,4 +1,4 @@
-"""Django's db engine, with two changes: ``SESSION_ENGINE = "session_engines.db"``.
+"""Django's db engine, with two changes: ``SESSION_ENGINE = "session_engines.backends.db"``.
 
 1. The primary key is the SHA-256 hex digest of the session key, never the key itself, so a
    leaked table or backup holds no live credential. The raw key exists only in the cookie.
@@ -18,24 +18,25 @@ after a failover or locked is an outage instead: SessionStoreUnavailable, a 503 
 
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import UpdateError
-from django.db import OperationalError
 from django.utils import timezone
 
-from .exceptions import SessionStoreUnavailable
-from .operators import session_id
+from ..exceptions import SessionStoreUnavailable, outage_errors
+from ..ids import session_id
 
 
 def outage_or_update_error(exc):
-    """The UpdateError Django raised, or SessionStoreUnavailable when a database error caused it."""
-    if isinstance(exc.__context__, OperationalError):
+    """Return the UpdateError Django raised, or SessionStoreUnavailable when an outage caused it."""
+    if isinstance(exc.__context__, outage_errors()):
         return SessionStoreUnavailable(f"session save failed: {exc.__context__}")
     return exc
 
 
 class SessionStore(db.SessionStore):
+    operator = "session_engines.operators.db.DbOperator"  # sees and ends its sessions
+
     @classmethod
     def get_model_class(cls):
-        from .models import Session
+        from ..models import Session
 
         return Session
 

@@ -1,4 +1,4 @@
-"""Sessions in DynamoDB: ``SESSION_ENGINE = "session_engines.dynamodb"``.
+"""Sessions in DynamoDB: ``SESSION_ENGINE = "session_engines.backends.dynamodb"``.
 
 Item layout (one item per session):
 
@@ -19,7 +19,6 @@ Configuration: the ``SESSION_DYNAMODB`` dict, read at use time (``options()``), 
 ``session_engines.checks``. ``python manage.py createsessiontable`` creates the table.
 """
 
-import hashlib
 import logging
 import os
 import threading
@@ -32,11 +31,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
-from .base import FewestWritesSessionBase
-from .exceptions import SessionStoreUnavailable, SessionTooLarge
-from .users import user_id_of
+from ..exceptions import SessionStoreUnavailable, SessionTooLarge
+from ..ids import session_id
+from ..users import user_id_of
+from .base import ConditionalSessionBase
 
-logger = logging.getLogger("session_engines.dynamodb")
+logger = logging.getLogger("session_engines.backends.dynamodb")
 suspicious = logging.getLogger("django.security.SuspiciousSession")
 
 # The key schema: createsessiontable, the operator and deployment templates read these.
@@ -106,12 +106,8 @@ def get_client():
     return client
 
 
-def digest(session_key):
-    return hashlib.sha256(session_key.encode()).hexdigest()
-
-
 def key_of(session_key):
-    return {KEY_ATTRIBUTE: {"S": digest(session_key)}}
+    return {KEY_ATTRIBUTE: {"S": session_id(session_key)}}
 
 
 def is_condition_failure(error):
@@ -167,7 +163,9 @@ def is_live(item, now=None):
         return False
 
 
-class SessionStore(FewestWritesSessionBase):
+class SessionStore(ConditionalSessionBase):
+    operator = "session_engines.operators.dynamodb.DynamoDBOperator"  # sees and ends its sessions
+
     # --- item <-> session ----------------------------------------------------------------
 
     def to_item(self, session_dict):
