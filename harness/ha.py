@@ -100,8 +100,8 @@ ENGINES = {
     for engine in [
         Engine("db", "sessiondemo.settings.db", "sqlite", modes=("rr", "sticky")),
         Engine("postgres", "sessiondemo.settings.db", "postgres"),
-        Engine("cache", "sessiondemo.settings.cache", "cache"),
-        Engine("redis", "sessiondemo.settings.redis", "cache"),
+        Engine("cache", "sessiondemo.settings.cache", "redis"),
+        Engine("redis", "sessiondemo.settings.redis", "redis"),
         Engine("dynamodb", "sessiondemo.settings.dynamodb", "dynamodb"),
     ]
 }

@@ -27,9 +27,9 @@ def test_demo_writes_the_table_as_markdown_and_json(tmp_path, capsys):
     assert rows[0]["requests"] == 2 * (1 + 2)  # a login and two reads each
     table = (tmp_path / "ha.md").read_text()
     assert table.startswith("| engine | LB mode | fault | sessions kept (%) |")
-    assert "| redis | rr | none | 100.0 | 6 | 0 |" in table
+    assert "| cache | rr | none | 100.0 | 6 | 0 |" in table
     assert table in capsys.readouterr().out
-    assert "<td>redis</td><td>rr</td><td>none</td>" in (tmp_path / "ha.html").read_text()
+    assert "<td>cache</td><td>rr</td><td>none</td>" in (tmp_path / "ha.html").read_text()
     assert (tmp_path / "ha.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
@@ -68,7 +68,7 @@ def test_markdown_has_one_line_per_row():
            "errors_5xx": 1, "p50_ms": 1.5, "p99_ms": 9.0}  # fmt: skip
     assert (
         report.markdown([row]).splitlines()[2]
-        == "| redis | rr | kill | 100.0 | 9 | 1 | 1.5 | 9.0 |"
+        == "| cache | rr | kill | 100.0 | 9 | 1 | 1.5 | 9.0 |"
     )
 
 
