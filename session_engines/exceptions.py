@@ -54,3 +54,10 @@ def unavailable_on_outage(what):
         yield
     except outage_errors() as exc:
         raise SessionStoreUnavailable(f"{what} failed: {exc}") from exc
+
+
+class SessionConflict(SessionStoreUnavailable):
+    """Other requests kept saving the session while this one retried its save: retry later.
+
+    Rare: each retry re-reads the session, so it takes many concurrent writers in a row.
+    """

@@ -1,16 +1,36 @@
-"""What our key-value engines share: Django's SessionBase, paying the fewest writes.
+"""What our engines share: versioned, conditional writes that never lose a concurrent update.
 
-Django's defaults cost extra round trips on a remote store: a new key is checked with an
-``exists()`` read before it is written, and ``cycle_key()`` writes the new key with empty data
-and then writes it again with the data. Here a new key is created by the conditional write
-itself (a collision fails it: ``CreateError``, then another key), and ``cycle_key()`` deletes the
-old key and leaves the new one for the save that follows, which creates it once.
+Behind a round-robin load balancer, two requests of one session run at the same moment on two
+instances; each loads the session, changes it and saves it. Django's engines write the whole
+session back, so the later save silently drops the earlier one's changes. Here:
 
-Subclasses implement ``_write(data, must_create)``: one conditional write that creates only a
-new key (``CreateError`` otherwise) or updates only an existing one (``UpdateError``
-otherwise, so a session deleted elsewhere is never resurrected).
+- **Each request's own changes are tracked**: the keys it set (by any path, including mutating a
+  nested value and setting ``modified``: what differs from what was loaded, key by key), the keys
+  it deleted, and whether it cleared the session.
+- **A save is a compare-and-set** on a version stored with the session. When the version moved
+  (another request saved meanwhile), the engine takes the session as it now is, re-applies this
+  request's own changes on top and writes again, up to ``conflict_retries`` times
+  (``SessionConflict`` then: a retryable 503). Two requests that set the same key: the later
+  write wins. A save that changed nothing (``SESSION_SAVE_EVERY_REQUEST``) refreshes the expiry
+  and keeps everyone else's keys.
+- **No extra round trip without a conflict**: a new key is created by the conditional write
+  itself (a collision fails it: ``CreateError``, then another key), with no ``exists()`` read.
+- **Key rotation writes before it deletes**: ``cycle_key()`` (Django's ``login()``) keeps the
+  data for the next save, which creates the new key and deletes the old one in one atomic write.
+  A rotation that fails (the store refuses writes) leaves the old session intact: a 503, never a
+  logout.
+- A session deleted elsewhere (logout, revoke) is never resurrected: ``UpdateError``.
+
+Engines implement four store operations: ``_read(key)`` -> ``Stored`` or None;
+``_create_record(data, replacing)`` -> the new version (``CreateError`` on a taken key);
+``_update_record(data, version)`` -> the new version (``VersionConflict`` when the stored version
+is not ``version``, ``UpdateError`` when the session is gone); ``_delete_record(key)``.
 """
 
+import json
+from typing import Any, NamedTuple
+
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import (
     VALID_KEY_CHARS,
     CreateError,
@@ -19,12 +39,112 @@ from django.contrib.sessions.backends.base import (
 )
 from django.utils.crypto import get_random_string
 
+from ..exceptions import SessionConflict
+
+
+class Stored(NamedTuple):
+    """A session as the store holds it: its decoded data and its version."""
+
+    data: dict
+    version: int
+
+
+class VersionConflict(Exception):
+    """The stored version moved since it was read. ``current`` is the session as it now is,
+    when the store handed it back with the refusal (None: read it again)."""
+
+    def __init__(self, current: Stored | None = None):
+        super().__init__("the session was saved by another request meanwhile")
+        self.current = current
+
+
+def fingerprint(value: Any) -> str:
+    """Return a stable text form of a session value, to tell whether it changed."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(value)
+
 
 class ConditionalSessionBase(SessionBase):
-    _unwritten = False  # the key came from cycle_key(): the next save creates it
+    conflict_retries = 10  # write conflicts one save may retry before SessionConflict
 
-    def _write(self, data, must_create):
-        raise NotImplementedError("subclasses of ConditionalSessionBase must provide _write()")
+    def __init__(self, session_key=None):
+        super().__init__(session_key)
+        self._forget_loaded()
+        self._rotated_from = None  # the key cycle_key() replaced: deleted by the next save
+        self._unwritten = False  # the key came from cycle_key(): the next save creates it
+        self.conflicts = 0  # write conflicts the last save retried
+
+    # --- the store operations, one per engine --------------------------------------------
+
+    def _read(self, session_key: str) -> Stored | None:
+        raise NotImplementedError
+
+    def _create_record(self, data: dict, replacing: str | None) -> int:
+        raise NotImplementedError
+
+    def _update_record(self, data: dict, version: int) -> int:
+        raise NotImplementedError
+
+    def _delete_record(self, session_key: str) -> None:
+        raise NotImplementedError
+
+    # --- what this request loaded and changed ----------------------------------------------
+
+    def _forget_loaded(self):
+        self._loaded = {}  # key -> fingerprint of its value as loaded (or last written)
+        self._version = None  # the stored version those values have
+        self._cleared = False
+
+    def _remember(self, data, version):
+        self._loaded = {key: fingerprint(value) for key, value in data.items()}
+        self._version = version
+        self._cleared = False
+
+    def _own_changes(self, data):
+        """Return (cleared, the keys set with their values, the keys deleted) by this request."""
+        changed = {k: v for k, v in data.items() if self._loaded.get(k) != fingerprint(v)}
+        return self._cleared, changed, set(self._loaded) - set(data)
+
+    def _reapplied(self, current, data):
+        """Return ``current`` (as another request left it) with this request's changes on top."""
+        cleared, changed, deleted = self._own_changes(data)
+        merged = {} if cleared else dict(current)
+        for key in deleted:
+            merged.pop(key, None)
+        return merged | changed
+
+    def clear(self):
+        super().clear()
+        self._cleared = True
+
+    def flush(self):
+        self.clear()
+        self.delete()
+        if self._rotated_from is not None:  # flushed after cycle_key(): the old key goes too
+            self.delete(self._rotated_from)
+        self._session_key = None
+        self._forget_loaded()
+        self._rotated_from, self._unwritten = None, False
+
+    async def aflush(self):
+        await sync_to_async(self.flush)()
+
+    # --- Django's contract -----------------------------------------------------------------
+
+    def load(self):
+        stored = None if self.session_key is None else self._read(self.session_key)
+        if stored is None:
+            # Unknown or expired: an empty session with no key, and nothing written.
+            self._session_key = None
+            self._forget_loaded()
+            return {}
+        self._remember(stored.data, stored.version)
+        return stored.data
+
+    def exists(self, session_key):
+        return bool(session_key) and self._read(session_key) is not None
 
     def _get_new_session_key(self):
         # No exists() read: the conditional write that creates the key catches a collision.
@@ -38,41 +158,86 @@ class ConditionalSessionBase(SessionBase):
         self._create()
 
     def _create(self):
+        """Create the session under its key, or under another one after a collision."""
         while True:
             try:
-                self.save(must_create=True)
+                return self._create_once()
             except CreateError:
-                self._session_key = self._get_new_session_key()  # a collision: another key
-                continue
-            self._unwritten = False
-            self.modified = True
-            return
+                self._session_key = self._get_new_session_key()
+
+    def _create_once(self):
+        data = self._get_session(no_load=True)
+        version = self._create_record(data, self._rotated_from)  # CreateError: key taken
+        self._rotated_from, self._unwritten = None, False
+        self._remember(data, version)
+        self.modified = True
 
     def save(self, must_create=False):
         if self.session_key is None:
             return self.create()
-        if self._unwritten and not must_create:
+        if must_create:
+            return self._create_once()
+        if self._unwritten:
             return self._create()
-        data = self._get_session(no_load=must_create)
+        data = self._get_session()
         if self.session_key is None:  # loading found nothing: deleted or expired meanwhile
             raise UpdateError
-        self._write(data, must_create)
+        self.conflicts = 0
+        version = self._version  # None: never read (data set directly): read it first
+        while True:
+            try:
+                if version is None:
+                    raise VersionConflict
+                version = self._update_record(data, version)
+                break
+            except VersionConflict as conflict:
+                current = conflict.current or self._read(self.session_key)
+                if current is None:
+                    raise UpdateError from None  # deleted elsewhere: never resurrect it
+                if version is not None:
+                    self.conflicts += 1
+                    if self.conflicts > self.conflict_retries:
+                        message = f"the session changed under {self.conflicts} saves in a row"
+                        raise SessionConflict(message) from None
+                data, version = self._reapplied(current.data, data), current.version
+        self._session_cache = data
+        self._remember(data, version)
+
+    def delete(self, session_key=None):
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        self._delete_record(session_key)
 
     def cycle_key(self):
-        old_key = self._rekey(self._session)
-        if old_key:
-            self.delete(old_key)
+        self._rotate(self._session)
 
     async def acycle_key(self):
-        old_key = self._rekey(await self._aget_session())
-        if old_key:
-            await self.adelete(old_key)
+        self._rotate(await self._aget_session())
 
-    def _rekey(self, data):
-        """Keep ``data`` under a new key for the next save() to create; the old key."""
-        old_key = self.session_key
+    def _rotate(self, data):
+        """Keep ``data`` under a new key; the next save creates it and deletes the old one."""
+        if not self._unwritten:  # rotating twice before a save: the first key still stands
+            self._rotated_from = self.session_key
         self._session_key = self._get_new_session_key()
         self._session_cache = data
         self._unwritten = True
         self.modified = True
-        return old_key
+
+    # Async: the same operations, run in a thread (our stores' clients are synchronous).
+
+    async def aload(self):
+        return await sync_to_async(self.load)()
+
+    async def aexists(self, session_key):
+        return await sync_to_async(self.exists)(session_key)
+
+    async def acreate(self):
+        return await sync_to_async(self.create)()
+
+    async def asave(self, must_create=False):
+        return await sync_to_async(self.save)(must_create)
+
+    async def adelete(self, session_key=None):
+        return await sync_to_async(self.delete)(session_key)

@@ -5,22 +5,22 @@ It runs on django-redis's connection pool (``get_redis_connection(CACHE_ALIAS)``
 process, the cache's URL (``redis://`` or ``rediss://``, AUTH/ACL), timeouts and Sentinel.
 
 Layout. A session is the string ``<KEY_PREFIX>:<sha256(session key)>`` (the raw key, a live
-credential, is never stored) holding Django's encoded session (JSON, signed), with Redis's own
-TTL derived from the session's expiry. When the session holds a user id
-(``session_engines.users.user_id_of``) the value starts with ``<sha256(user id)>|`` and the
-session's digest is a member of the user's index, the sorted set
-``<KEY_PREFIX>:user:<sha256(user id)>``, scored by expiry epoch and expiring with its
-longest-lived member. The index is kept by two small Lua scripts inside the same round trip as
-the write, reading the user a session *had* from its stored value, so a user change, a logout,
-or a delete from anywhere leave no member behind.
+credential, is never stored) holding ``<version>|<sha256(user id) or nothing>|<Django's encoded
+session (JSON, signed)>``, with Redis's own TTL derived from the session's expiry. When the
+session holds a user id (``session_engines.users.user_id_of``) the session's digest is a member
+of the user's index, the sorted set ``<KEY_PREFIX>:user:<sha256(user id)>``, scored by expiry
+epoch and expiring with its longest-lived member. Small Lua scripts keep the index inside the same
+round trip as the write, reading the user a session *had* from its stored value, so a user
+change, a logout, or a delete from anywhere leave no member behind.
 
-Round trips: load = ``GET``; create = ``SET NX EX`` (no ``EXISTS`` first: a collision is a
-failed ``NX``); update = ``SET XX EX`` (never resurrects a session deleted elsewhere); delete =
-``DEL``; ``cycle_key()`` = the ``DEL`` of the old key, the new one being created by the save
-that follows (``session_engines.backends.base``). A session with a user writes through ``EVALSHA``
-instead (the same ``SET``/``DEL`` plus the index commands, server-side). With ``WAIT_REPLICAS``
-set, ``WAIT n ms`` is pipelined behind each write: still one round trip, answered once n
-replicas have the write.
+Round trips: load = ``GET``; create = ``SET NX EX`` at version 1 (no ``EXISTS`` first: a
+collision is a failed ``NX``), or the ``CREATE`` script with a user index; update = the
+``UPDATE`` script, a compare-and-set on the version (never resurrects a session deleted
+elsewhere; on a conflict it hands back the stored value, so a retry costs one more round trip);
+delete = ``DEL`` (the ``DELETE`` script when the session has a user); ``cycle_key()`` costs
+nothing until the save, whose ``CREATE`` writes the new key and deletes the old one atomically.
+With ``WAIT_REPLICAS`` set, ``WAIT n ms`` is pipelined behind each write: still one round trip,
+answered once n replicas have the write.
 
 Configuration: the ``SESSION_REDIS`` dict, read at use time and checked by
 ``session_engines.redis_checks``. Failures are explicit: any Redis error becomes
@@ -28,6 +28,8 @@ Configuration: the ``SESSION_REDIS`` dict, read at use time and checked by
 """
 
 import hashlib
+import logging
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
@@ -37,7 +39,7 @@ from redis.exceptions import NoScriptError, RedisError
 from ..exceptions import SessionStoreUnavailable
 from ..ids import digest, session_id
 from ..users import user_id_of
-from .base import ConditionalSessionBase
+from .base import ConditionalSessionBase, Stored, VersionConflict
 
 DEFAULTS = {
     "CACHE_ALIAS": "sessions",  # the django-redis cache whose connection pool we use
@@ -45,6 +47,8 @@ DEFAULTS = {
     "WAIT_REPLICAS": 0,  # WAIT for this many replicas after each write; 0: off
     "WAIT_TIMEOUT_MS": 100,
 }
+
+suspicious = logging.getLogger("django.security.SuspiciousSession")
 
 UNKNOWN = object()  # which user a session key holds in the store, before we have read it
 
@@ -69,15 +73,24 @@ def user_index_name(user_id, prefix=None):
     return user_index_prefix(prefix) + digest(user_id)
 
 
+class Value(NamedTuple):
+    """A stored session: ``<version>|<sha256 of the user id, or nothing>|<encoded session>``."""
+
+    version: int
+    user: str | None  # the sha256 of the user id
+    encoded: str  # Django's encoding, which never contains "|"
+
+
 def pack(encoded, user_id):
-    return f"{digest(user_id)}|{encoded}" if user_id is not None else encoded
+    """Return the stored value, less its version (the scripts put that in front)."""
+    return f"{'' if user_id is None else digest(user_id)}|{encoded}"
 
 
 def unpack(value):
-    """(sha256 of the user id or None, Django's encoded session) from a stored value."""
+    """Return the ``Value`` of a stored session (ValueError when it has no such layout)."""
     value = value.decode() if isinstance(value, bytes) else value
-    user, bar, encoded = value.partition("|")  # Django's encoding never contains "|"
-    return (user, encoded) if bar else (None, value)
+    version, user, encoded = value.split("|", 2)
+    return Value(int(version), user or None, encoded)
 
 
 class Script:
@@ -94,37 +107,77 @@ class Script:
             return call("EVAL", self.source, len(keys), *keys, *args, wait=wait)
 
 
-# KEYS[1]: the session; KEYS[2] (when present): its user's index.
-# ARGV: value, ttl seconds, "NX" (create) or "XX" (update), session digest, user index prefix.
-WRITE = Script("""
-local old = false
-if ARGV[3] == 'XX' then
-  old = redis.call('GET', KEYS[1])
-  if not old then return 0 end
-end
-if not redis.call('SET', KEYS[1], ARGV[1], ARGV[3], 'EX', ARGV[2]) then return 0 end
-if old then
-  local user = string.match(old, '^(%x+)|')
-  if user and ARGV[5] .. user ~= KEYS[2] then redis.call('ZREM', ARGV[5] .. user, ARGV[4]) end
-end
-if KEYS[2] then
+# Lua shared by the scripts: put a session in its user's index (scored by expiry; expired members
+# pruned; the index expires with its longest-lived member), and take one out of its old user's.
+INDEX = """
+local function index_add(index, member, ttl)
   local now = tonumber(redis.call('TIME')[1])
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  redis.call('EXPIREAT', KEYS[2], redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2])
+  redis.call('ZADD', index, now + tonumber(ttl), member)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  redis.call('EXPIREAT', index, redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2])
+end
+local function index_remove(old, prefix, member, except)
+  local user = string.match(old, '^%d+|(%x+)|')
+  if user and prefix .. user ~= except then redis.call('ZREM', prefix .. user, member) end
+end
+"""
+
+# Create a session at version 1, only if its key is new; then delete the session it replaces
+# (cycle_key): written before deleted, in one atomic step.
+# KEYS: the session, its user's index (when ARGV[4] == '1'), the replaced session (when any).
+# ARGV: value less its version, ttl seconds, session digest, '1' with an index, user index
+# prefix, the replaced session's digest or ''.
+CREATE = Script(
+    INDEX
+    + """
+if not redis.call('SET', KEYS[1], '1|' .. ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+local n = 1
+if ARGV[4] == '1' then
+  n = 2
+  index_add(KEYS[2], ARGV[3], ARGV[2])
+end
+if ARGV[6] ~= '' then
+  local old = redis.call('GET', KEYS[n + 1])
+  if old then
+    redis.call('DEL', KEYS[n + 1])
+    index_remove(old, ARGV[5], ARGV[6], nil)
+  end
 end
 return 1
-""")
+"""
+)
 
-# KEYS[1]: the session. ARGV: session digest, user index prefix.
-DELETE = Script("""
+# Update a session only if it still exists at the expected version: the new version; 0 when the
+# session is gone; {the stored value} when another request saved it meanwhile (a conflict).
+# KEYS: the session, its user's index (when present). ARGV: value less its version, ttl seconds,
+# expected version, session digest, user index prefix.
+UPDATE = Script(
+    INDEX
+    + """
+local old = redis.call('GET', KEYS[1])
+if not old then return 0 end
+local version = string.match(old, '^(%d+)|')
+if version ~= ARGV[3] then return {old} end
+local new = tonumber(version) + 1
+redis.call('SET', KEYS[1], new .. '|' .. ARGV[1], 'XX', 'EX', ARGV[2])
+index_remove(old, ARGV[5], ARGV[4], KEYS[2])
+if KEYS[2] then index_add(KEYS[2], ARGV[4], ARGV[2]) end
+return new
+"""
+)
+
+# Delete a session and take it out of its user's index. KEYS[1]: the session.
+# ARGV: session digest, user index prefix.
+DELETE = Script(
+    INDEX
+    + """
 local old = redis.call('GET', KEYS[1])
 if not old then return 0 end
 redis.call('DEL', KEYS[1])
-local user = string.match(old, '^(%x+)|')
-if user then redis.call('ZREM', ARGV[2] .. user, ARGV[1]) end
+index_remove(old, ARGV[2], ARGV[1], nil)
 return 1
-""")
+"""
+)
 
 
 def call(*command, wait=False):
@@ -173,47 +226,64 @@ class SessionStore(ConditionalSessionBase):
         # None (no user) lets writes skip the index script.
         self._stored_user = UNKNOWN
 
-    def load(self):
-        if self.session_key is not None:
-            value = call("GET", session_key_name(session_id(self.session_key)))
-            if value is not None:
-                self._stored_user, encoded = unpack(value)
-                return self.decode(encoded)  # corrupt: logs SuspiciousSession, returns {}
-        self._session_key = None
-        return {}
+    def _read(self, session_key):
+        value = call("GET", session_key_name(session_id(session_key)))
+        if value is None:
+            return None
+        try:
+            stored = unpack(value)
+        except ValueError:
+            suspicious.warning("Session data corrupted: no version in the stored value")
+            return None
+        if session_key == self.session_key:
+            self._stored_user = stored.user
+        return Stored(self.decode(stored.encoded), stored.version)  # corrupt: logged, {}
 
-    def exists(self, session_key):
-        return bool(session_key) and bool(call("EXISTS", session_key_name(session_id(session_key))))
-
-    def _write(self, data, must_create):
+    def _create_record(self, data, replacing):
         ttl = self.get_expiry_age()
-        if ttl <= 0:  # an expiry already past: the session ends now
-            if not must_create:
-                self.delete()
-            return
+        if ttl <= 0:  # an expiry already past: nothing to keep
+            return 0
         session_digest = session_id(self.session_key)
         key = session_key_name(session_digest)
         user_id = user_id_of(data)
         value = pack(self.encode(data), user_id)
-        mode = "NX" if must_create else "XX"
-        if user_id is None and (must_create or self._stored_user is None):
-            written = call("SET", key, value, mode, "EX", ttl, wait=True)
+        if user_id is None and replacing is None:
+            written = call("SET", key, f"1|{value}", "NX", "EX", ttl, wait=True)
         else:
-            keys = [key] if user_id is None else [key, user_index_name(user_id)]
-            written = WRITE(
-                keys, [value, ttl, mode, session_digest, user_index_prefix()], wait=True
-            )
+            index = [] if user_id is None else [user_index_name(user_id)]
+            old = [] if replacing is None else [session_key_name(session_id(replacing))]
+            args = [value, ttl, session_digest, "1" if index else "0", user_index_prefix()]
+            args.append("" if replacing is None else session_id(replacing))
+            written = CREATE([key, *index, *old], args, wait=True)
         if not written:
-            raise CreateError if must_create else UpdateError
+            raise CreateError
         self._stored_user = None if user_id is None else digest(user_id)
+        return 1
 
-    def delete(self, session_key=None):
-        if session_key is None or session_key == self.session_key:
-            session_key, stored_user = self.session_key, self._stored_user
-        else:
-            stored_user = UNKNOWN
-        if session_key is None:
-            return
+    def _update_record(self, data, version):
+        ttl = self.get_expiry_age()
+        if ttl <= 0:  # an expiry already past: the session ends now
+            self.delete()
+            return version
+        session_digest = session_id(self.session_key)
+        user_id = user_id_of(data)
+        index = [] if user_id is None else [user_index_name(user_id)]
+        value = pack(self.encode(data), user_id)
+        reply = UPDATE(
+            [session_key_name(session_digest), *index],
+            [value, ttl, version, session_digest, user_index_prefix()],
+            wait=True,
+        )
+        if isinstance(reply, list):  # saved by another request meanwhile: here it is
+            current = unpack(reply[0])
+            raise VersionConflict(Stored(self.decode(current.encoded), current.version))
+        if not reply:
+            raise UpdateError
+        self._stored_user = None if user_id is None else digest(user_id)
+        return int(reply)
+
+    def _delete_record(self, session_key):
+        stored_user = self._stored_user if session_key == self.session_key else UNKNOWN
         if stored_user is None:
             call("DEL", session_key_name(session_id(session_key)), wait=True)
         else:

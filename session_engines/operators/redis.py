@@ -34,8 +34,7 @@ def run(command, *args):
 
 
 def record(session_digest, value, ttl, now):
-    user_digest, encoded = engine.unpack(value)
-    data = engine.SessionStore().decode(encoded)
+    data = engine.SessionStore().decode(engine.unpack(value).encoded)
     return SessionRecord(
         id=session_digest,
         user_id=user_id_of(data),
@@ -80,7 +79,7 @@ class RedisOperator:
         records, stale = [], []
         for session_digest, (value, ttl) in zip(members, replies, strict=True):
             # Gone, or no longer this user's (a write elsewhere changed it): not theirs any more.
-            if value is None or engine.unpack(value)[0] != digest(str(user_id)):
+            if value is None or engine.unpack(value).user != digest(str(user_id)):
                 stale.append(session_digest)
             else:
                 records.append(record(session_digest, value, ttl, now))

@@ -85,7 +85,7 @@ def test_for_user_prunes_stale_members(native_redis):
     moved = session_of("alice")
     native_redis.set(  # rewritten for another user by something that bypassed the engine
         engine.session_key_name(session_id(moved.session_key)),
-        engine.pack(SessionStore().encode({"userInfo": {"userId": "bob"}}), "bob"),
+        "1|" + engine.pack(SessionStore().encode({"userInfo": {"userId": "bob"}}), "bob"),
     )
     assert [r.id for r in RedisOperator().for_user("alice")] == [session_id(kept.session_key)]
     members = {m.decode() for m in native_redis.zrange(engine.user_index_name("alice"), 0, -1)}
