@@ -63,3 +63,24 @@ def create_session_table(env):
     )
     if result.returncode != 0:
         raise RuntimeError(f"createsessiontable failed:\n{result.stdout}{result.stderr}")
+
+
+TRANSACTION_ACTIONS = {"Put": "PutItem", "Delete": "DeleteItem", "Update": "UpdateItem"}
+
+
+def iam_actions(operation, params):
+    """Return the IAM actions an API call needs (a transaction needs each of its items' own)."""
+    if operation != "TransactWriteItems":
+        return [operation]
+    return sorted({TRANSACTION_ACTIONS[kind] for item in params["TransactItems"] for kind in item})
+
+
+def tables_of(params):
+    """Return the tables an API call's parameters name."""
+    if "TableName" in params:
+        return [params["TableName"]]
+    if "TransactItems" in params:
+        return sorted(
+            {part["TableName"] for item in params["TransactItems"] for part in item.values()}
+        )
+    return list(params["RequestItems"])

@@ -8,12 +8,17 @@ Item layout (one item per session):
   it is at least ``COMPRESS_MIN_BYTES`` long.
 - ``expires`` (N): epoch seconds, the table's TTL attribute. TTL deletes items up to days late,
   so expiry is also checked on every read.
+- ``ver`` (N): the version, 1 when created and one more on every update: each update is a
+  compare-and-set on it (``session_engines.backends.base``).
 - ``uid`` (S): the user id (``session_engines.users.user_id_of``), only when there is one; the
   ``uid-index`` GSI lists one user's sessions (``session_engines.operators.dynamodb``).
 
 Round trips: load = one GetItem; create = one conditional PutItem (no exists() read first);
-update = one conditional PutItem; delete = one DeleteItem; cycle_key() = one DeleteItem, the new
-key being written by the save that follows.
+update = one PutItem conditional on the version (a conflict costs one GetItem and one PutItem
+more); delete = one DeleteItem; cycle_key() writes nothing, and the save that follows is one
+TransactWriteItems: the new item put (if new) and the old one deleted, atomically. A
+DynamoDB-compatible store without transactions (dynalite) gets a PutItem, then a DeleteItem:
+still written before deleted, one round trip more.
 
 Configuration: the ``SESSION_DYNAMODB`` dict, read at use time (``options()``), checked by
 ``session_engines.checks``. ``python manage.py createsessiontable`` creates the table.
@@ -29,12 +34,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.contrib.sessions.backends.base import CreateError
 
 from ..exceptions import SessionStoreUnavailable, SessionTooLarge
 from ..ids import session_id
 from ..users import user_id_of
-from .base import ConditionalSessionBase
+from .base import ConditionalSessionBase, Stored, VersionConflict
 
 logger = logging.getLogger("session_engines.backends.dynamodb")
 suspicious = logging.getLogger("django.security.SuspiciousSession")
@@ -43,6 +48,7 @@ suspicious = logging.getLogger("django.security.SuspiciousSession")
 KEY_ATTRIBUTE = "pk"
 DATA_ATTRIBUTE = "data"
 EXPIRES_ATTRIBUTE = "expires"
+VERSION_ATTRIBUTE = "ver"
 USER_ATTRIBUTE = "uid"
 USER_INDEX = "uid-index"
 
@@ -111,7 +117,18 @@ def key_of(session_key):
 
 
 def is_condition_failure(error):
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    """Return whether a ClientError is a failed condition (in a transaction too)."""
+    code = error.response["Error"]["Code"]
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons", [])
+        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+    return code == "ConditionalCheckFailedException"
+
+
+def is_unknown_operation(exc):
+    """Return whether the store does not implement the operation (dynalite: transactions)."""
+    cause = exc.__cause__
+    return isinstance(cause, ClientError) and "UnknownOperation" in cause.response["Error"]["Code"]
 
 
 def call(operation, **kwargs):
@@ -122,7 +139,7 @@ def call(operation, **kwargs):
     missing table or credentials) is SessionStoreUnavailable: the middleware answers 503 and
     nothing is written.
     """
-    if not operation.startswith("batch_"):  # batch calls name their tables in their request
+    if not operation.startswith(("batch_", "transact_")):  # these name tables per item
         kwargs["TableName"] = table_name()
     try:
         return getattr(get_client(), operation)(**kwargs)
@@ -156,6 +173,14 @@ def ensure_fits(item):
         )
 
 
+def condition(expression, names, values=None):
+    """Return the keyword arguments of a conditional write."""
+    kwargs = {"ConditionExpression": expression, "ExpressionAttributeNames": names}
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    return kwargs
+
+
 def is_live(item, now=None):
     try:
         return int(item[EXPIRES_ATTRIBUTE]["N"]) > (time.time() if now is None else now)
@@ -168,8 +193,8 @@ class SessionStore(ConditionalSessionBase):
 
     # --- item <-> session ----------------------------------------------------------------
 
-    def to_item(self, session_dict):
-        """The item that stores ``session_dict`` under this key."""
+    def to_item(self, session_dict, version):
+        """Return the item that stores ``session_dict`` under this key, at ``version``."""
         encoded = self.encode(session_dict)
         if len(encoded) >= options()["COMPRESS_MIN_BYTES"]:
             # The encoded string is base64 text: deflating wins back about a quarter.
@@ -180,6 +205,7 @@ class SessionStore(ConditionalSessionBase):
             **key_of(self.session_key),
             DATA_ATTRIBUTE: data,
             EXPIRES_ATTRIBUTE: {"N": str(int(time.time()) + self.get_expiry_age())},
+            VERSION_ATTRIBUTE: {"N": str(version)},
         }
         user_id = user_id_of(session_dict)
         if user_id and len(user_id.encode()) <= USER_ID_MAX_BYTES:  # else not indexable
@@ -187,7 +213,7 @@ class SessionStore(ConditionalSessionBase):
         return item
 
     def from_item(self, item):
-        """The session dict of a stored item; corrupt data is logged and reads as empty."""
+        """Return the session dict of a stored item; corrupt data is logged and reads as {}."""
         data = item.get(DATA_ATTRIBUTE, {})
         try:
             if "B" in data:
@@ -199,42 +225,49 @@ class SessionStore(ConditionalSessionBase):
             return {}
         return self.decode(encoded)  # a bad signature is logged there, and reads as {}
 
-    # --- Django's contract ---------------------------------------------------------------
+    # --- the store operations (session_engines.backends.base) ------------------------------
 
-    def load(self):
-        if self.session_key is not None:
-            item = self._get_item(self.session_key)
-            if item is not None:
-                return self.from_item(item)
-        # Unknown or expired: an empty session with no key, and nothing written.
-        self._session_key = None
-        return {}
-
-    def exists(self, session_key):
-        return bool(session_key) and self._get_item(session_key) is not None
-
-    def _get_item(self, session_key):
+    def _read(self, session_key):
         item = call(
             "get_item", Key=key_of(session_key), ConsistentRead=options()["CONSISTENT_READ"]
         ).get("Item")
-        return item if item is not None and is_live(item) else None
+        if item is None or not is_live(item):
+            return None
+        return Stored(self.from_item(item), int(item.get(VERSION_ATTRIBUTE, {}).get("N", 0)))
 
-    def _write(self, data, must_create):
-        item = self.to_item(data)
+    def _create_record(self, data, replacing):
+        item = self.to_item(data, 1)
         ensure_fits(item)
-        # Create only if new; update only if it still exists (never resurrect a deleted one).
-        exists = "attribute_not_exists" if must_create else "attribute_exists"
+        new = {"Item": item, **condition("attribute_not_exists(#k)", {"#k": KEY_ATTRIBUTE})}
         try:
-            call("put_item", Item=item, ConditionExpression=f"{exists}(#k)",
-                 ExpressionAttributeNames={"#k": KEY_ATTRIBUTE})  # fmt: skip
+            if replacing is None:
+                call("put_item", **new)
+            else:  # written before the old one is deleted, atomically
+                old = {"Key": key_of(replacing), "TableName": table_name()}
+                put = {"Put": {**new, "TableName": table_name()}}
+                try:
+                    call("transact_write_items", TransactItems=[put, {"Delete": old}])
+                except SessionStoreUnavailable as exc:
+                    if not is_unknown_operation(exc):
+                        raise
+                    call("put_item", **new)  # a store without transactions: two steps
+                    call("delete_item", Key=old["Key"])
         except ClientError as exc:  # only a failed condition comes back as ClientError
-            raise (CreateError if must_create else UpdateError) from exc
+            raise CreateError from exc
+        return 1
 
-    def delete(self, session_key=None):
-        if session_key is None:
-            if self.session_key is None:
-                return
-            session_key = self.session_key
+    def _update_record(self, data, version):
+        item = self.to_item(data, version + 1)
+        ensure_fits(item)
+        names = {"#v": VERSION_ATTRIBUTE, "#e": EXPIRES_ATTRIBUTE}
+        values = {":v": {"N": str(version)}, ":now": {"N": str(int(time.time()))}}
+        try:  # only the version this request read, and only a live item: never resurrected
+            call("put_item", Item=item, **condition("#v = :v AND #e > :now", names, values))
+        except ClientError as exc:
+            raise VersionConflict from exc  # re-read: gone (UpdateError) or saved meanwhile
+        return version + 1
+
+    def _delete_record(self, session_key):
         call("delete_item", Key=key_of(session_key))
 
     @classmethod
@@ -269,8 +302,8 @@ BATCH_ATTEMPTS = 8
 
 
 def batch_delete(keys):
-    batch("batch_write_item", {table_name(): [{"DeleteRequest": {"Key": key}} for key in keys]},
-          unprocessed="UnprocessedItems")  # fmt: skip
+    requests = {table_name(): [{"DeleteRequest": {"Key": key}} for key in keys]}
+    batch("batch_write_item", requests, unprocessed="UnprocessedItems")
 
 
 def batch(operation, request_items, *, unprocessed):

@@ -20,6 +20,7 @@ from session_engines.backends.dynamodb import (
     USER_ATTRIBUTE,
     USER_INDEX,
     call,
+    condition,
     is_condition_failure,
     is_live,
 )
@@ -133,9 +134,8 @@ class DynamoDBOperator:
         ended = 0
         for id in self.user_ids(user_id):
             try:  # only if it is still this user's session (the index lags the table)
-                call("delete_item", Key=key(id), ConditionExpression="#u = :u",
-                     ExpressionAttributeNames={"#u": USER_ATTRIBUTE},
-                     ExpressionAttributeValues={":u": {"S": user_id}})  # fmt: skip
+                same_user = condition("#u = :u", {"#u": USER_ATTRIBUTE}, {":u": {"S": user_id}})
+                call("delete_item", Key=key(id), **same_user)
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise

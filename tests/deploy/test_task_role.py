@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from harness.dynamodb import iam_actions, tables_of
 from session_engines.backends import dynamodb
 from tests.deploy.template import load, properties
 
@@ -72,10 +73,10 @@ def record_calls(client):
     calls = set()
 
     def record(params, model, **kwargs):
-        tables = [params["TableName"]] if "TableName" in params else list(params["RequestItems"])
+        tables = tables_of(params)
         assert tables == [TABLE], f"{model.name} on {tables}"
         resource = "table" + (f"/index/{params['IndexName']}" if "IndexName" in params else "")
-        calls.add((resource, f"dynamodb:{model.name}"))
+        calls.update((resource, f"dynamodb:{action}") for action in iam_actions(model.name, params))
 
     client.meta.events.register("before-parameter-build.dynamodb", record)
     return calls
