@@ -34,6 +34,9 @@ class Session(AbstractBaseSession):
         "user id", max_length=USER_ID_MAX_LENGTH, null=True, blank=True, db_index=True
     )
 
+    # Each save is a compare-and-set on it (session_engines.backends.base).
+    version = models.PositiveBigIntegerField("version", default=1)
+
     objects = SessionManager()
 
     class Meta(AbstractBaseSession.Meta):

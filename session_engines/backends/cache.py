@@ -11,12 +11,20 @@ write, goes up as ``SessionStoreUnavailable`` (the middleware's 503 with Retry-A
 other error on load (a key the backend refuses, data it cannot decode) still resets the
 session, as in Django.
 
-Round trips, as Django's engine makes them: creating a session costs 2 (``EXISTS`` for a fresh
-key, then ``SET NX``), and saving a modified one 3 (``GET`` to load, another ``GET`` before
-the ``SET``). ``session_engines.backends.redis`` does each in one.
+One more change, on django-redis: an update is ``SET XX``, so a session deleted elsewhere (a
+logout, an operator's revoke) is never written back; Django's engine ``GET``s and then ``SET``s,
+and a logout in between was undone. What it cannot do through the cache API is compare and set:
+two requests saving one session at once, the later one's data wins whole (lost updates, measured
+in the README). Pick ``session_engines.backends.redis`` when that matters.
+
+Round trips: creating a session costs 2, as in Django (``EXISTS`` for a fresh key, then ``SET
+NX``), and saving a modified one 2 (``GET`` to load, ``SET XX``; Django's: 3).
+``session_engines.backends.redis`` does each in one.
 """
 
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import cache
+from django.contrib.sessions.backends.base import UpdateError
 
 from ..exceptions import outage_errors, unavailable_on_outage
 
@@ -61,12 +69,21 @@ class SessionStore(cache.SessionStore):
             return await super().aexists(session_key)
 
     def save(self, must_create=False):
+        if must_create or self.session_key is None or not takes_xx(self._cache):
+            with unavailable_on_outage("session cache SET"):
+                return super().save(must_create)
+        # Update only a session that still exists (SET XX), in one round trip: Django's engine
+        # GETs first, so a logout between its GET and its SET was undone.
+        data = self._get_session()
+        if self.session_key is None:  # loading found nothing: deleted or expired meanwhile
+            raise UpdateError
         with unavailable_on_outage("session cache SET"):
-            return super().save(must_create)
+            updated = self._cache.set(self.cache_key, data, self.get_expiry_age(), xx=True)
+        if not updated:
+            raise UpdateError
 
     async def asave(self, must_create=False):
-        with unavailable_on_outage("session cache SET"):
-            return await super().asave(must_create)
+        return await sync_to_async(self.save)(must_create)
 
     def delete(self, session_key=None):
         with unavailable_on_outage("session cache DEL"):
@@ -75,3 +92,12 @@ class SessionStore(cache.SessionStore):
     async def adelete(self, session_key=None):
         with unavailable_on_outage("session cache DEL"):
             return await super().adelete(session_key)
+
+
+def takes_xx(cache):
+    """Return whether ``cache`` can set a key only if it exists (django-redis can)."""
+    try:
+        from django_redis.cache import RedisCache
+    except ImportError:
+        return False
+    return isinstance(cache, RedisCache)

@@ -1,37 +1,36 @@
-"""Django's db engine, with two changes: ``SESSION_ENGINE = "session_engines.backends.db"``.
+"""Sessions in the database: ``SESSION_ENGINE = "session_engines.backends.db"``.
+
+Django's db engine, with three changes:
 
 1. The primary key is the SHA-256 hex digest of the session key, never the key itself, so a
    leaked table or backup holds no live credential. The raw key exists only in the cookie.
 2. A ``user_id`` column (indexed) holds the user id found at SESSION_USER_ID_PATH in the
-   session data, rewritten by every save: storing, changing or clearing UserInfo keeps the
-   per-user index right, and "log out everywhere" is one DELETE.
+   session data, rewritten by every save, so "log out everywhere" is one DELETE.
+3. A ``version`` column makes every save a compare-and-set (``session_engines.backends.base``):
+   ``UPDATE ... WHERE session_key = %s AND version = %s``, so two requests saving one session at
+   once both keep their changes; ``cycle_key()`` inserts the new row and deletes the old one in
+   one transaction, at the save.
 
-Everything else is Django's ``django.contrib.sessions.backends.db.SessionStore``: the same
-queries, the same round trips (one SELECT to load, one INSERT or UPDATE to save, one DELETE),
-the same CreateError/UpdateError semantics, ``clearsessions`` support. Needs
-``session_engines`` in INSTALLED_APPS and its migration.
+Queries: load = one SELECT; create = one INSERT; update = one UPDATE (a conflict costs one
+SELECT and one UPDATE more); delete = one DELETE (Django's engine SELECTs the row first); a
+re-login = one SELECT, then the INSERT and the DELETE in one transaction. ``clearsessions``
+works as in Django. Needs ``session_engines`` in INSTALLED_APPS and its migrations.
 
-One failure is told apart: Django's save() reports *any* database error on an update as
-UpdateError ("the session was deleted": a 400 and a logout). A database that is down, read-only
-after a failover or locked is an outage instead: SessionStoreUnavailable, a 503 with Retry-After.
+A database that is down, read-only after a failover or locked is an outage
+(``SessionStoreUnavailable``, a 503 with Retry-After), never Django's "the session was deleted".
 """
 
 from django.contrib.sessions.backends import db
-from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.base import CreateError
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
-from ..exceptions import SessionStoreUnavailable, outage_errors
+from ..exceptions import unavailable_on_outage
 from ..ids import session_id
+from .base import ConditionalSessionBase, Stored, VersionConflict
 
 
-def outage_or_update_error(exc):
-    """Return the UpdateError Django raised, or SessionStoreUnavailable when an outage caused it."""
-    if isinstance(exc.__context__, outage_errors()):
-        return SessionStoreUnavailable(f"session save failed: {exc.__context__}")
-    return exc
-
-
-class SessionStore(db.SessionStore):
+class SessionStore(ConditionalSessionBase, db.SessionStore):
     operator = "session_engines.operators.db.DbOperator"  # sees and ends its sessions
 
     @classmethod
@@ -40,69 +39,49 @@ class SessionStore(db.SessionStore):
 
         return Session
 
-    # Django's queries, with the digest where Django puts the key.
+    def _row_values(self, data):
+        return {
+            "session_data": self.encode(data),
+            "expire_date": self.get_expiry_date(),
+            "user_id": self.model.indexed_user_id(data),
+        }
 
-    def _get_session_from_db(self):
-        if self.session_key is None:
-            return None
-        try:
-            return self.model.objects.get(
-                session_key=session_id(self.session_key), expire_date__gt=timezone.now()
-            )
-        except self.model.DoesNotExist:
-            self._session_key = None
+    def _read(self, session_key):
+        live = self.model.objects.filter(expire_date__gt=timezone.now())
+        with unavailable_on_outage("session SELECT"):
+            row = live.filter(session_key=session_id(session_key)).first()
+        return None if row is None else Stored(self.decode(row.session_data), row.version)
 
-    async def _aget_session_from_db(self):
-        if self.session_key is None:
-            return None
-        try:
-            return await self.model.objects.aget(
-                session_key=session_id(self.session_key), expire_date__gt=timezone.now()
-            )
-        except self.model.DoesNotExist:
-            self._session_key = None
+    def _create_record(self, data, replacing):
+        row = self.model(session_key=session_id(self.session_key), version=1)
+        for name, value in self._row_values(data).items():
+            setattr(row, name, value)
+        using = router.db_for_write(self.model, instance=row)
+        with unavailable_on_outage("session INSERT"):
+            try:
+                with transaction.atomic(using=using):
+                    row.save(force_insert=True, using=using)
+                    if replacing is not None:  # written before the old row is deleted
+                        self.model.objects.using(using).filter(
+                            session_key=session_id(replacing)
+                        ).delete()
+            except IntegrityError:
+                raise CreateError from None
+        return 1
 
-    def exists(self, session_key):
-        return bool(session_key) and super().exists(session_id(session_key))
+    def _update_record(self, data, version):
+        rows = self.model.objects.filter(
+            session_key=session_id(self.session_key),
+            version=version,
+            expire_date__gt=timezone.now(),  # never resurrect an expired row
+        )
+        with unavailable_on_outage("session UPDATE"):
+            updated = rows.update(**self._row_values(data), version=version + 1)
+        if not updated:
+            raise VersionConflict  # re-read: gone (UpdateError) or saved meanwhile
+        return version + 1
 
-    async def aexists(self, session_key):
-        return bool(session_key) and await super().aexists(session_id(session_key))
-
-    def save(self, must_create=False):
-        try:
-            return super().save(must_create)
-        except UpdateError as exc:
-            raise outage_or_update_error(exc) from exc.__context__
-
-    async def asave(self, must_create=False):
-        try:
-            return await super().asave(must_create)
-        except UpdateError as exc:
-            raise outage_or_update_error(exc) from exc.__context__
-
-    def create_model_instance(self, data):
-        obj = super().create_model_instance(data)
-        obj.session_key = session_id(obj.session_key)
-        obj.user_id = self.model.indexed_user_id(data)
-        return obj
-
-    async def acreate_model_instance(self, data):
-        obj = await super().acreate_model_instance(data)
-        obj.session_key = session_id(obj.session_key)
-        obj.user_id = self.model.indexed_user_id(data)
-        return obj
-
-    def delete(self, session_key=None):
+    def _delete_record(self, session_key):
         # One DELETE (Django fetches the row first: two round trips).
-        if session_key is None:
-            if self.session_key is None:
-                return
-            session_key = self.session_key
-        self.model.objects.filter(session_key=session_id(session_key)).delete()
-
-    async def adelete(self, session_key=None):
-        if session_key is None:
-            if self.session_key is None:
-                return
-            session_key = self.session_key
-        await self.model.objects.filter(session_key=session_id(session_key)).adelete()
+        with unavailable_on_outage("session DELETE"):
+            self.model.objects.filter(session_key=session_id(session_key)).delete()
