@@ -63,8 +63,7 @@ DEFAULTS = {
 CONNECTION_DEFAULTS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 1,
-    "retry": Retry(NoBackoff(), 1),
-    "retry_on_error": [RedisConnectionError, ReadOnlyError],
+    "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError, ReadOnlyError)),
 }
 
 UNKNOWN = object()  # which user a session key holds in the store, before we have read it
