@@ -96,7 +96,7 @@ def test_good_settings_are_clean(native, session_redis, cache):
         ({"URL": 6379}, "session_engines.E210"),
         ({"URL": URL, "CONNECTION_KWARGS": "socket_timeout=1"}, "session_engines.E211"),
         ({"URL": URL, "CONNECTION_KWARGS": {"timeout": 1}}, "session_engines.E211"),
-        ({"URL": URL, "CONNECTION_KWARGS": {"retry": 3}}, "session_engines.E211"),
+        ({"URL": URL, "CONNECTION_KWARGS": {"retry_on_error": 5}}, "session_engines.E211"),
         ({"CONNECTION_KWARGS": {"socket_timeout": 1}}, "session_engines.E211"),  # no URL
     ],
 )
