@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.core.signals import got_request_exception
 
 
@@ -7,7 +8,10 @@ class SessionEnginesConfig(AppConfig):
     verbose_name = "Sessions"
 
     def ready(self):
-        from . import checks, redis_checks  # noqa: F401 -- register the system checks
+        from .checks import SESSIONS, dynamodb, redis
         from .middleware import mark_store_error
 
+        checks.register(dynamodb.check_dynamodb_settings, SESSIONS)
+        checks.register(redis.check_redis_settings, SESSIONS)
+        checks.register(redis.check_session_caches, checks.Tags.caches)
         got_request_exception.connect(mark_store_error, dispatch_uid="session_engines")

@@ -1,9 +1,6 @@
 """Sessions in Redis (ElastiCache), one round trip per operation: ``SESSION_ENGINE =
 "session_engines.backends.redis"``.
 
-It runs on django-redis's connection pool (``get_redis_connection(CACHE_ALIAS)``): one pool per
-process, the cache's URL (``redis://`` or ``rediss://``, AUTH/ACL), timeouts and Sentinel.
-
 Layout. A session is the string ``<KEY_PREFIX>:<sha256(session key)>`` (the raw key, a live
 credential, is never stored) holding ``<version>|<sha256(user id) or nothing>|<Django's encoded
 session (JSON, signed)>``, with Redis's own TTL derived from the session's expiry. When the
@@ -23,18 +20,30 @@ With ``WAIT_REPLICAS`` set, ``WAIT n ms`` is pipelined behind each write: still 
 answered once n replicas have the write.
 
 Configuration: the ``SESSION_REDIS`` dict, read at use time and checked by
-``session_engines.redis_checks``. Failures are explicit: any Redis error becomes
-``SessionStoreUnavailable`` (the middleware answers 503), never an empty session.
+``session_engines.checks``. The connection comes, in this order, from ``URL`` (a ``redis://``
+or ``rediss://`` URL, AUTH/ACL in it: the engine's own client, one per process, made on first
+use and again after a fork, with ``CONNECTION_KWARGS`` over ``CONNECTION_DEFAULTS``), else from
+the cache ``CACHE_ALIAS``: a django-redis cache (its pool, timeouts, Sentinel) or Django's own
+``django.core.cache.backends.redis.RedisCache`` (its first server, the primary, for every
+command). Failures are explicit: any Redis error becomes ``SessionStoreUnavailable`` (the
+middleware answers 503), never an empty session.
 """
 
 import hashlib
 import logging
+import os
+import threading
 from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
-from django_redis import get_redis_connection
-from redis.exceptions import NoScriptError, RedisError
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ReadOnlyError, RedisError
+from redis.retry import Retry
 
 from ..exceptions import SessionStoreUnavailable
 from ..ids import digest, session_id
@@ -42,23 +51,65 @@ from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
 DEFAULTS = {
-    "CACHE_ALIAS": "sessions",  # the django-redis cache whose connection pool we use
-    "KEY_PREFIX": "session_engines.backends.redis",
+    "URL": None,  # redis:// or rediss://: the engine's own client; None: the cache's
+    "CONNECTION_KWARGS": {},  # with URL: redis-py connection options over CONNECTION_DEFAULTS
+    "CACHE_ALIAS": "sessions",  # without URL: a django-redis cache or Django's RedisCache
+    "KEY_PREFIX": "session_engines.redis",
     "WAIT_REPLICAS": 0,  # WAIT for this many replicas after each write; 0: off
     "WAIT_TIMEOUT_MS": 100,
 }
 
 suspicious = logging.getLogger("django.security.SuspiciousSession")
 
+# The engine's own client (URL set): an outage costs one timeout, then a 503. One retry, on a
+# fresh connection, when the pooled one is dead (Redis restarted) or answers READONLY (a
+# failover demoted its node): reconnecting follows the new primary. Timeouts are not retried.
+CONNECTION_DEFAULTS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 1,
+    "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError, ReadOnlyError)),
+}
+
 UNKNOWN = object()  # which user a session key holds in the store, before we have read it
 
 
 def options():
+    """Return SESSION_REDIS over the defaults, read now (never at import)."""
     return DEFAULTS | getattr(settings, "SESSION_REDIS", {})
 
 
 def connection():
-    return get_redis_connection(options()["CACHE_ALIAS"])
+    """Return the redis-py client for the session store: URL's own, else the cache's."""
+    opts = options()
+    if opts["URL"] is not None:
+        return own_client(opts["URL"], CONNECTION_DEFAULTS | opts["CONNECTION_KWARGS"])
+    return cache_client(opts["CACHE_ALIAS"])
+
+
+_clients = {}  # (pid, url, options) -> client: one per process, made after fork
+_clients_lock = threading.Lock()
+
+
+def own_client(url, kwargs):
+    key = (os.getpid(), url, repr(sorted(kwargs.items())))
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            for stale in [k for k in _clients if k[0] != key[0]]:
+                del _clients[stale]  # inherited from the parent process: never shared
+            if key not in _clients:
+                _clients[key] = Redis.from_url(url, **kwargs)
+            client = _clients[key]
+    return client
+
+
+def cache_client(alias):
+    cache = caches[alias]
+    if isinstance(cache, RedisCache):  # Django's own: server 0 takes the writes, the primary
+        return cache._cache.get_client(write=True)
+    from django_redis import get_redis_connection  # only for a django-redis cache
+
+    return get_redis_connection(alias, write=True)
 
 
 def session_key_name(session_digest, prefix=None):
@@ -184,7 +235,7 @@ def call(*command, wait=False):
     """Send one command in one round trip (WAIT pipelined behind a write when configured)."""
     opts = options()
     wait = wait and opts["WAIT_REPLICAS"] > 0
-    client = get_redis_connection(opts["CACHE_ALIAS"])
+    client = connection()
     try:
         if not wait:
             return client.execute_command(*command)

@@ -3,37 +3,39 @@
 import sys
 
 import pytest
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from session_engines.checks import IDS, check_dynamodb_settings
+from session_engines.checks import SESSIONS
+from session_engines.checks.dynamodb import check_dynamodb_settings
 
 BAD = [
-    pytest.param(["sessions"], "dynamodb_not_a_dict", id="not-a-dict"),
-    pytest.param({"TABLE": "sessions"}, "dynamodb_unknown_key", id="unknown-key"),
-    pytest.param({"TABLE_NAME": "s"}, "dynamodb_table_name", id="table-too-short"),
-    pytest.param({"TABLE_NAME": "my sessions"}, "dynamodb_table_name", id="table-space"),
-    pytest.param({"TABLE_NAME": None}, "dynamodb_table_name", id="table-none"),
-    pytest.param({"REGION_NAME": ""}, "dynamodb_region_name", id="region-empty"),
-    pytest.param({"REGION_NAME": 1}, "dynamodb_region_name", id="region-number"),
-    pytest.param({"ENDPOINT_URL": "localhost:8000"}, "dynamodb_endpoint_url", id="url-no-scheme"),
-    pytest.param({"CONSISTENT_READ": "yes"}, "dynamodb_consistent_read", id="consistent-str"),
-    pytest.param({"COMPRESS_MIN_BYTES": -1}, "dynamodb_compress_min_bytes", id="compress-negative"),
-    pytest.param({"COMPRESS_MIN_BYTES": True}, "dynamodb_compress_min_bytes", id="compress-bool"),
-    pytest.param({"COMPRESS_MIN_BYTES": "1k"}, "dynamodb_compress_min_bytes", id="compress-str"),
-    pytest.param({"CLIENT_CONFIG": 3}, "dynamodb_client_config", id="config-not-dict"),
-    pytest.param({"CLIENT_CONFIG": {"timeout": 1}}, "dynamodb_client_config", id="config-unknown"),
+    pytest.param(["sessions"], "session_engines.E101", id="not-a-dict"),
+    pytest.param({"TABLE": "sessions"}, "session_engines.E102", id="unknown-key"),
+    pytest.param({"TABLE_NAME": "s"}, "session_engines.E103", id="table-too-short"),
+    pytest.param({"TABLE_NAME": "my sessions"}, "session_engines.E103", id="table-space"),
+    pytest.param({"TABLE_NAME": None}, "session_engines.E103", id="table-none"),
+    pytest.param({"REGION_NAME": ""}, "session_engines.E104", id="region-empty"),
+    pytest.param({"REGION_NAME": 1}, "session_engines.E104", id="region-number"),
+    pytest.param({"ENDPOINT_URL": "localhost:8000"}, "session_engines.E105", id="url-no-scheme"),
+    pytest.param({"CONSISTENT_READ": "yes"}, "session_engines.E106", id="consistent-str"),
+    pytest.param({"COMPRESS_MIN_BYTES": -1}, "session_engines.E107", id="compress-negative"),
+    pytest.param({"COMPRESS_MIN_BYTES": True}, "session_engines.E107", id="compress-bool"),
+    pytest.param({"COMPRESS_MIN_BYTES": "1k"}, "session_engines.E107", id="compress-str"),
+    pytest.param({"CLIENT_CONFIG": 3}, "session_engines.E108", id="config-not-dict"),
+    pytest.param({"CLIENT_CONFIG": {"timeout": 1}}, "session_engines.E108", id="config-unknown"),
     pytest.param(
-        {"CLIENT_CONFIG": {"retries": {"mode": "eager"}}}, "dynamodb_client_config", id="config-bad"
+        {"CLIENT_CONFIG": {"retries": {"mode": "eager"}}}, "session_engines.E108", id="config-bad"
     ),
 ]
 
 
-@pytest.mark.parametrize("value, name", BAD)
-def test_a_bad_setting_is_reported_with_its_id_and_a_hint(settings, value, name):
+@pytest.mark.parametrize("value, error_id", BAD)
+def test_a_bad_setting_is_reported_with_its_id_and_a_hint(settings, value, error_id):
     settings.SESSION_DYNAMODB = value
     errors = check_dynamodb_settings()
-    assert [error.id for error in errors] == [IDS[name]]
+    assert [error.id for error in errors] == [error_id]
     assert errors[0].hint
     assert errors[0].obj == "settings.SESSION_DYNAMODB"
 
@@ -58,8 +60,10 @@ def test_defaults_are_clean_and_unused_engines_are_not_checked(settings):
     assert check_dynamodb_settings() == []
 
 
-def test_ids_are_unique():
-    assert len(set(IDS.values())) == len(IDS)
+def test_the_check_is_registered_with_the_sessions_tag(settings):
+    settings.SESSION_DYNAMODB = {"TABLE_NAME": "s"}
+    assert [e.id for e in run_checks(tags=[SESSIONS])] == ["session_engines.E103"]
+    assert run_checks(tags=["caches"]) == []
 
 
 def test_manage_check_fails_on_a_bad_setting(settings):
@@ -72,5 +76,5 @@ def test_a_missing_boto3_is_reported_not_raised(settings, monkeypatch):
     monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 -> ImportError
     settings.SESSION_ENGINE = "session_engines.backends.dynamodb"
     errors = check_dynamodb_settings()
-    assert [error.id for error in errors] == [IDS["dynamodb_no_boto3"]]
+    assert [error.id for error in errors] == ["session_engines.E109"]
     assert "[dynamodb]" in errors[0].hint
