@@ -34,11 +34,12 @@ require(process.env.DYNALITE)({createTableMs: 0, deleteTableMs: 0, updateTableMs
 
 @contextlib.contextmanager
 def moto_server():
-    """``python -m moto.server`` (the moto in this venv) over HTTP."""
+    """``python -m moto.server`` (the moto in this venv) over HTTP, its conditional writes
+    atomic as DynamoDB's are (``harness.moto_atomic``)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="moto-") as workdir:
-        args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-        with running(args, port=port, log=Path(workdir) / "moto.log", timeout=30):
+        args = [sys.executable, "-m", "harness.moto_atomic", "-H", "127.0.0.1", "-p", str(port)]
+        with running(args, port=port, log=Path(workdir) / "moto.log", timeout=30, cwd=ROOT):
             yield f"http://127.0.0.1:{port}"
 
 

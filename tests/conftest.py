@@ -29,11 +29,13 @@ def aws(monkeypatch):
     from moto import mock_aws
 
     from harness.dynamodb import FAKE_CREDENTIALS
+    from harness.moto_atomic import make_atomic
     from session_engines.backends import dynamodb
 
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     dynamodb._clients.clear()  # clients must be created inside the mock
+    make_atomic()  # conditional writes as atomic as DynamoDB's
     with mock_aws():
         yield
     dynamodb._clients.clear()
