@@ -71,3 +71,16 @@ def test_djangos_own_cache_engine_would_log_the_user_out(settings, client, db):
             response = client.get("/session")
         assert response.status_code == 200
         assert response.json() == NOBODY
+
+
+@pytest.mark.parametrize("engine", REDIS_ENGINES, indirect=True)
+def test_a_re_login_redis_refuses_to_write_keeps_the_session(engine, client, settings):
+    # maxmemory reached: Redis answers every write with OOM. The rotation writes the new key
+    # before it deletes the old one, so the 503 leaves the old session whole.
+    with redis_node() as node:
+        use_redis(settings, node.url)
+        assert login(client).status_code == 200
+        node.client().config_set("maxmemory", 1)
+        assert_503(login(client, {"userId": "alice", "userNm": "A."}))
+        node.client().config_set("maxmemory", 0)
+        assert client.get("/session").json() == ALICE

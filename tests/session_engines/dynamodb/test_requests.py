@@ -140,6 +140,17 @@ def test_a_failing_write_is_503_and_writes_nothing(failing):
     assert items() == []
 
 
+def test_a_re_login_the_store_refuses_keeps_the_session(failing):
+    # The rotation is one transaction (the new item put, the old one deleted): refused, it
+    # leaves the old session whole, and the user is still signed in.
+    client = https_client()
+    login(client)
+    attempts = failing("TransactWriteItems", 400, "ThrottlingException")
+    assert_503(login(client, {"userId": "alice", "userNm": "Alice K."}))
+    assert attempts == ["TransactWriteItems"] * 3
+    assert client.get("/session").json() == ALICE
+
+
 def test_a_missing_table_is_503(server_table, settings):
     settings.SESSION_DYNAMODB = {**settings.SESSION_DYNAMODB, "TABLE_NAME": "no-such-table"}
     assert_503(login(https_client()))
