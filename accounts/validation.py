@@ -42,22 +42,6 @@ def read_json_body(request):
     return data
 
 
-def parse_user_info(data):
-    values = {}
-    for field in FIELDS:
-        value = data.get(field)
-        if value is None:
-            raise InvalidInput(f"'{field}' is required.")
-        if not isinstance(value, str):
-            raise InvalidInput(f"'{field}' must be a string.")
-        if not value.strip():
-            raise InvalidInput(f"'{field}' must not be empty.")
-        if len(value) > MAX_FIELD_CHARS:
-            raise InvalidInput(f"'{field}' must be at most {MAX_FIELD_CHARS} characters.")
-        values[field] = value
-    return UserInfo(**values)
-
-
 def require_string(data, field):
     """Return ``data[field]`` if it is a string that UTF-8 can encode."""
     value = data.get(field)
@@ -70,6 +54,18 @@ def require_string(data, field):
     except UnicodeEncodeError:  # a lone surrogate, such as the JSON escape "\ud800"
         raise InvalidInput(f"'{field}' is not valid Unicode (a lone surrogate).") from None
     return value
+
+
+def parse_user_info(data):
+    values = {}
+    for field in FIELDS:
+        value = require_string(data, field)
+        if not value.strip():
+            raise InvalidInput(f"'{field}' must not be empty.")
+        if len(value) > MAX_FIELD_CHARS:
+            raise InvalidInput(f"'{field}' must be at most {MAX_FIELD_CHARS} characters.")
+        values[field] = value
+    return UserInfo(**values)
 
 
 def parse_pref(data):

@@ -104,6 +104,7 @@ class Workers:
         self.lock = threading.Lock()
 
     def client(self):
+        """Return this worker thread's requests.Session, made on its first request."""
         if not hasattr(self.local, "client"):
             session = requests.Session()
             # The session cookie is sent per request; nothing a response sets is kept.
@@ -114,6 +115,7 @@ class Workers:
         return self.local.client
 
     def post_pref(self, key, name, value):
+        """POST /prefs {name: value} to the session ``key``; return the Post (never raise)."""
         started = time.monotonic()
         try:
             response = self.client().post(

@@ -153,3 +153,13 @@ def test_conflicts_header_is_read_after_the_session_was_saved(db, client, settin
     assert response.status_code == 200
     assert response["X-Session-Conflicts"] == "3"  # set by save(), after the view had returned
     assert client.get("/prefs")["X-Session-Conflicts"] == "0"  # nothing saved, nothing retried
+
+
+@pytest.mark.parametrize("field", ["userId", "userNm"])
+def test_login_refuses_a_lone_surrogate_too(engine, client, field):
+    # The same check as /prefs (was a 500: the stores cannot encode it, nor the user digest).
+    body = json.dumps({**ALICE, field: "x"}).replace('"x"', '"\\ud800"')
+    response = login(client, body)
+    assert response.status_code == 400
+    assert response.json() == {"error": f"'{field}' is not valid Unicode (a lone surrogate)."}
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
