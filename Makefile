@@ -14,7 +14,7 @@ COMPAT_TESTS ?= tests/session_engines/dynamodb tests/accounts -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat venv system-packages node-modules clean ha-demo lint format
+.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency lint format
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -64,6 +64,11 @@ test-compat: $(COMPAT_VENV)/.installed node-modules
 # N gunicorn instances behind HAProxy, every engine x LB mode x fault: HA_ARGS="--users 20"
 ha-demo: venv system-packages
 	$(PY) -m harness.ha $(HA_ARGS)
+
+# Parallel updates of one session through HAProxy round-robin, updates lost per engine:
+# CONCURRENCY_ARGS="--sessions 20 --parallel 8 --rounds 50"
+ha-concurrency: venv system-packages
+	$(PY) -m harness.concurrency $(CONCURRENCY_ARGS)
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) node_modules db.sqlite3 staticfiles .pytest_cache

@@ -1,4 +1,4 @@
-"""Two small middlewares that sit outside everything else."""
+"""Small middlewares that sit outside everything else."""
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -26,5 +26,22 @@ def healthz(get_response):
         if request.path == "/healthz":
             return JsonResponse({"status": "ok", "instance": settings.INSTANCE_ID})
         return get_response(request)
+
+    return middleware
+
+
+def session_conflicts(get_response):
+    """Every response says how many write conflicts its session's save retried.
+
+    ``X-Session-Conflicts: <n>``, read from the session after SessionMiddleware saved it (so
+    this sits outside it in MIDDLEWARE). An engine without the ``conflicts`` attribute, or a
+    request that never reached the session, counts as 0.
+    """
+
+    def middleware(request):
+        response = get_response(request)
+        session = getattr(request, "session", None)
+        response["X-Session-Conflicts"] = str(getattr(session, "conflicts", 0))
+        return response
 
     return middleware

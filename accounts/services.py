@@ -1,4 +1,4 @@
-"""UserInfo in the session: the seed's model, kept under one session key.
+"""UserInfo in the session (the seed's model, under one session key), and named preferences.
 
 Only ``request.session`` is used, so any SESSION_ENGINE works unchanged.
 """
@@ -6,6 +6,9 @@ Only ``request.session`` is used, so any SESSION_ENGINE works unchanged.
 from dataclasses import asdict, dataclass
 
 SESSION_KEY = "userInfo"
+# One flat session key per preference ("prefs:theme"): two requests that set different
+# preferences change different session keys.
+PREFS_PREFIX = "prefs:"
 
 
 @dataclass(frozen=True)
@@ -30,3 +33,24 @@ def log_in(*, session, user_info):
 
 def log_out(*, session):
     session.flush()
+
+
+@dataclass(frozen=True)
+class Pref:
+    name: str
+    value: str
+
+
+def set_pref(*, session, pref):
+    """Store one preference under its own session key; return it."""
+    session[PREFS_PREFIX + pref.name] = pref.value
+    return pref
+
+
+def get_prefs(*, session):
+    """Return every preference of the session as {name: value}."""
+    return {
+        key.removeprefix(PREFS_PREFIX): value
+        for key, value in session.items()
+        if key.startswith(PREFS_PREFIX)
+    }

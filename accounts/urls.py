@@ -7,4 +7,5 @@ urlpatterns = [
     path("login", views.login, name="login"),
     path("session", views.session, name="session"),
     path("logout", views.logout, name="logout"),
+    path("prefs", views.prefs, name="prefs"),
 ]

@@ -1,12 +1,15 @@
-"""Parse the login body strictly; every problem is an InvalidInput with a status and a message."""
+"""Parse request bodies strictly; every problem is an InvalidInput with a status and a message."""
 
 import json
+import re
 
-from .services import UserInfo
+from .services import Pref, UserInfo
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_FIELD_CHARS = 150
 FIELDS = ("userId", "userNm")
+MAX_PREF_NAME_CHARS = 64
+PREF_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class InvalidInput(Exception):
@@ -39,17 +42,41 @@ def read_json_body(request):
     return data
 
 
+def require_string(data, field):
+    """Return ``data[field]`` if it is a string that UTF-8 can encode."""
+    value = data.get(field)
+    if value is None:
+        raise InvalidInput(f"'{field}' is required.")
+    if not isinstance(value, str):
+        raise InvalidInput(f"'{field}' must be a string.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, such as the JSON escape "\ud800"
+        raise InvalidInput(f"'{field}' is not valid Unicode (a lone surrogate).") from None
+    return value
+
+
 def parse_user_info(data):
     values = {}
     for field in FIELDS:
-        value = data.get(field)
-        if value is None:
-            raise InvalidInput(f"'{field}' is required.")
-        if not isinstance(value, str):
-            raise InvalidInput(f"'{field}' must be a string.")
+        value = require_string(data, field)
         if not value.strip():
             raise InvalidInput(f"'{field}' must not be empty.")
         if len(value) > MAX_FIELD_CHARS:
             raise InvalidInput(f"'{field}' must be at most {MAX_FIELD_CHARS} characters.")
         values[field] = value
     return UserInfo(**values)
+
+
+def parse_pref(data):
+    name = require_string(data, "name")
+    if not name:
+        raise InvalidInput("'name' must not be empty.")
+    if len(name) > MAX_PREF_NAME_CHARS:
+        raise InvalidInput(f"'name' must be at most {MAX_PREF_NAME_CHARS} characters.")
+    if not PREF_NAME.fullmatch(name):
+        raise InvalidInput("'name' may hold only letters, digits and '_', '.', '-'.")
+    value = require_string(data, "value")
+    if len(value) > MAX_FIELD_CHARS:
+        raise InvalidInput(f"'value' must be at most {MAX_FIELD_CHARS} characters.")
+    return Pref(name=name, value=value)

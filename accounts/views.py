@@ -1,4 +1,4 @@
-"""The seed's JSON API (login, session, logout), a small web page, and JSON error pages."""
+"""The seed's JSON API (login, session, logout), preferences, a web page, JSON error pages."""
 
 from dataclasses import asdict
 from functools import wraps
@@ -9,30 +9,32 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from . import services
-from .validation import InvalidInput, parse_user_info, read_json_body
+from .validation import InvalidInput, parse_pref, parse_user_info, read_json_body
 
 
 def error(message, status):
     return JsonResponse({"error": message}, status=status)
 
 
-def allow(method):
+def allow(*methods):
     """Like require_http_methods, but the 405 is JSON like every other error.
 
     A GET view acts on no unsafe method, so CSRF has nothing to protect there: it is exempt,
     and a POST to it gets this 405 rather than a CSRF failure.
     """
+    allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if request.method != method and not (method == "GET" and request.method == "HEAD"):
-                response = error(f"Method {request.method} not allowed; use {method}.", 405)
-                response["Allow"] = method
+            if request.method not in allowed:
+                use = " or ".join(methods)
+                response = error(f"Method {request.method} not allowed; use {use}.", 405)
+                response["Allow"] = ", ".join(methods)
                 return response
             return view(request, *args, **kwargs)
 
-        return csrf_exempt(wrapper) if method == "GET" else wrapper
+        return csrf_exempt(wrapper) if methods == ("GET",) else wrapper
 
     return decorator
 
@@ -61,6 +63,20 @@ def session(request):
 def logout(request):
     services.log_out(session=request.session)
     return JsonResponse(asdict(services.UserInfo()))
+
+
+# CSRF as for /login: a JSON-only API that no cross-site form can call (see login above).
+@csrf_exempt
+@allow("GET", "POST")
+def prefs(request):
+    """GET: every preference of the session; POST {"name": ..., "value": ...}: set one."""
+    if request.method in ("GET", "HEAD"):
+        return JsonResponse(services.get_prefs(session=request.session))
+    try:
+        pref = parse_pref(read_json_body(request))
+    except InvalidInput as exc:
+        return error(exc.message, exc.status)
+    return JsonResponse(asdict(services.set_pref(session=request.session, pref=pref)))
 
 
 @allow("GET")

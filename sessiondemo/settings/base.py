@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "accounts.middleware.served_by",
     "accounts.middleware.healthz",
+    # X-Session-Conflicts: outside SessionMiddleware, so it reads the count after the save.
+    "accounts.middleware.session_conflicts",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's SessionMiddleware, plus a 503 JSON answer when the session store is down.
