@@ -121,3 +121,14 @@ def test_defaults_are_the_brief_and_skip_the_per_instance_engine():
     args = concurrency.parse_args([])
     assert (args.sessions, args.parallel, args.rounds) == (20, 8, 50)
     assert [engine.name for engine in args.engines] == ["postgres", "cache", "redis", "dynamodb"]
+
+
+@pytest.mark.parametrize("engine", ["redis", "dynamodb", "postgres"])
+def test_no_update_is_lost_through_the_load_balancer(engine):
+    # 8 parallel requests per session, on two instances behind HAProxy: each keeps its key.
+    with cluster(engine) as running:
+        result = concurrency.measure(running.url, sessions=4, parallel=8, rounds=3)
+    summary = result.summary()
+    assert result.rounds == 3
+    assert (summary["sent"], summary["lost"], summary["errors_5xx"]) == (96, 0, 0)
+    assert summary["conflicts"] > 0  # they did collide, on two instances, and were merged
