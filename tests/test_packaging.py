@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import session_engines
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Another project's settings: only what the README's "Use the engines in your project" says.
@@ -67,6 +69,15 @@ def test_the_wheel_holds_the_app_its_migrations_and_templates_only(wheel):
     assert "session_engines/migrations/0001_initial.py" in names
     assert "session_engines/templates/session_engines/admin/session_list.html" in names
     assert "session_engines/management/commands/createsessiontable.py" in names
+
+
+def test_the_wheel_describes_itself_with_the_package_readme_and_version(wheel):
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+    headers, _, description = archive.read(metadata).decode().partition("\n\n")
+    assert f"Version: {session_engines.__version__}" in headers.splitlines()
+    assert "Description-Content-Type: text/markdown" in headers.splitlines()
+    assert description.strip() == (ROOT / "session_engines" / "README.md").read_text().strip()
 
 
 def test_another_project_runs_on_the_installed_wheel_without_the_extras(wheel, tmp_path):
