@@ -1,5 +1,7 @@
 """The session model of ``session_engines.backends.db``: keyed by a digest, indexed by user."""
 
+from typing import ClassVar
+
 from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.db import models
 
@@ -34,9 +36,9 @@ class Session(AbstractBaseSession):
         "user id", max_length=USER_ID_MAX_LENGTH, null=True, blank=True, db_index=True
     )
 
-    objects = SessionManager()
+    objects: ClassVar[SessionManager] = SessionManager()
 
-    class Meta(AbstractBaseSession.Meta):
+    class Meta(AbstractBaseSession.Meta):  # type: ignore[name-defined]  # the stub omits Meta
         db_table = "session_engines_session"
 
     @staticmethod

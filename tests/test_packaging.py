@@ -69,6 +69,7 @@ def test_the_wheel_holds_the_app_its_migrations_and_templates_only(wheel):
     assert "session_engines/migrations/0001_initial.py" in names
     assert "session_engines/templates/session_engines/admin/session_list.html" in names
     assert "session_engines/management/commands/createsessiontable.py" in names
+    assert "session_engines/py.typed" in names  # PEP 561: its type hints reach the project
 
 
 def test_the_wheel_describes_itself_with_the_package_readme_and_version(wheel):
