@@ -39,9 +39,15 @@ node_modules/.package-lock.json: package.json package-lock.json
 node-modules: system-packages node_modules/.package-lock.json
 
 # Style: ruff's lint and formatter (config in pyproject.toml); `make format` applies both.
+# mypy on session_engines/ (django-stubs, boto3-stubs; [tool.mypy] in pyproject.toml). Then the
+# package as PyPI would get it: sdist and wheel built into a temp dir, checked by twine.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	dist=$$(mktemp -d) && trap 'rm -rf "$$dist"' EXIT && \
+		$(PY) -m build --quiet --outdir "$$dist" . && \
+		$(VENV)/bin/twine check --strict "$$dist"/*
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

@@ -3,3 +3,5 @@
 A reusable app: add ``session_engines`` to INSTALLED_APPS and point SESSION_ENGINE at
 ``session_engines.backends.dynamodb``. It never imports the project that uses it.
 """
+
+__version__ = "0.2.0"

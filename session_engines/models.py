@@ -1,5 +1,7 @@
 """The session model of ``session_engines.backends.db``: keyed by a digest, indexed by user."""
 
+from typing import ClassVar
+
 from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.db import models
 
@@ -37,9 +39,9 @@ class Session(AbstractBaseSession):
     # Each save is a compare-and-set on it (session_engines.backends.base).
     version = models.PositiveBigIntegerField("version", default=1)
 
-    objects = SessionManager()
+    objects: ClassVar[SessionManager] = SessionManager()
 
-    class Meta(AbstractBaseSession.Meta):
+    class Meta(AbstractBaseSession.Meta):  # type: ignore[name-defined]  # the stub omits Meta
         db_table = "session_engines_session"
 
     @staticmethod

@@ -60,6 +60,17 @@ def wheel(tmp_path_factory):
     return built
 
 
+def test_the_wheel_describes_itself_with_the_package_readme_and_version(wheel):
+    from session_engines import __version__
+
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+    headers, _, description = archive.read(metadata).decode().partition("\n\n")
+    assert f"Version: {__version__}" in headers.splitlines()
+    assert "Description-Content-Type: text/markdown" in headers.splitlines()
+    assert description.strip() == (ROOT / "session_engines" / "README.md").read_text().strip()
+
+
 def test_the_wheel_holds_the_app_its_migrations_and_templates_only(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
@@ -67,6 +78,7 @@ def test_the_wheel_holds_the_app_its_migrations_and_templates_only(wheel):
     assert "session_engines/migrations/0001_initial.py" in names
     assert "session_engines/templates/session_engines/admin/session_list.html" in names
     assert "session_engines/management/commands/createsessiontable.py" in names
+    assert "session_engines/py.typed" in names  # PEP 561: its type hints reach the project
 
 
 def test_another_project_runs_on_the_installed_wheel_without_the_extras(wheel, tmp_path):

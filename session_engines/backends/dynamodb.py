@@ -29,6 +29,7 @@ import os
 import threading
 import time
 import zlib
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -40,6 +41,9 @@ from ..exceptions import SessionStoreUnavailable, SessionTooLarge
 from ..ids import session_id
 from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger("session_engines.backends.dynamodb")
 suspicious = logging.getLogger("django.security.SuspiciousSession")
@@ -56,7 +60,7 @@ MAX_ITEM_BYTES = 400_000  # DynamoDB allows 400 KiB with attribute names; keep a
 NUMBER_BYTES = 21  # the most a Number can take
 USER_ID_MAX_BYTES = 2048  # an index key: 1 to 2048 bytes
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "TABLE_NAME": "sessions",
     "REGION_NAME": None,  # None: boto3's chain (AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config)
     "ENDPOINT_URL": None,  # None: boto3's AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, or AWS
@@ -64,7 +68,7 @@ DEFAULTS = {
     "COMPRESS_MIN_BYTES": 1024,
     "CLIENT_CONFIG": {},  # botocore Config options, over CLIENT_DEFAULTS
 }
-CLIENT_DEFAULTS = {
+CLIENT_DEFAULTS: dict[str, Any] = {
     "retries": {"mode": "standard", "total_max_attempts": 3},  # 3 tries in all
     "connect_timeout": 1,
     "read_timeout": 2,
@@ -72,27 +76,28 @@ CLIENT_DEFAULTS = {
 }
 
 
-def options():
+def options() -> dict[str, Any]:
     """SESSION_DYNAMODB over the defaults, read now (never at import)."""
     return DEFAULTS | getattr(settings, "SESSION_DYNAMODB", {})
 
 
-def table_name():
+def table_name() -> str:
     return options()["TABLE_NAME"]
 
 
-_clients = {}  # (pid, region, endpoint, config) -> client: one per process, made after fork
+# (pid, region, endpoint, config) -> client: one per process, made after fork
+_clients: dict[tuple[int, str | None, str | None, str], "DynamoDBClient"] = {}
 _clients_lock = threading.Lock()
 
 
-def client_config(overrides):
+def client_config(overrides: dict[str, Any]) -> dict[str, Any]:
     """botocore Config options: ours, then the project's; ``retries`` stays in standard mode."""
     config = CLIENT_DEFAULTS | overrides
     config["retries"] = {"mode": "standard", **config["retries"]}
     return config
 
 
-def get_client():
+def get_client() -> "DynamoDBClient":
     opts = options()
     config = client_config(opts["CLIENT_CONFIG"])
     key = (os.getpid(), opts["REGION_NAME"], opts["ENDPOINT_URL"], repr(sorted(config.items())))

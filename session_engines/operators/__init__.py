@@ -5,8 +5,9 @@ session keys: they are the SHA-256 hex digest of the key (what our engines store
 be shown to an operator, logged or put in a URL without handing out a live credential.
 """
 
-from __future__ import annotations  # the Protocol's list() shadows list[...] in its body
+from __future__ import annotations
 
+import builtins  # the Protocol's list() shadows list[...] in its body
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -56,7 +57,7 @@ class Operator(Protocol):
     def delete(self, id: str) -> bool:
         """End one session; True when it existed."""
 
-    def for_user(self, user_id: str) -> list[SessionRecord]:
+    def for_user(self, user_id: str) -> builtins.list[SessionRecord]:
         """All live sessions of one user, from the index (UserIndexUnavailable without one)."""
 
     def delete_for_user(self, user_id: str) -> int:

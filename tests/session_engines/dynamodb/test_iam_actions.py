@@ -1,4 +1,4 @@
-"""The README lists exactly the DynamoDB actions the engine, its commands and operator call."""
+"""The package README lists exactly the DynamoDB actions the engine, commands and operator call."""
 
 import re
 from pathlib import Path
@@ -10,7 +10,7 @@ from session_engines.backends.dynamodb import SessionStore
 from session_engines.operators.dynamodb import DynamoDBOperator
 from tests.session_engines.dynamodb.conftest import create_plain_table
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+README = Path(__file__).resolve().parents[3] / "session_engines" / "README.md"
 
 
 def readme_actions():
