@@ -33,7 +33,7 @@ import hashlib
 import logging
 import os
 import threading
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
@@ -50,7 +50,7 @@ from ..ids import digest, session_id
 from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "URL": None,  # redis:// or rediss://: the engine's own client; None: the cache's
     "CONNECTION_KWARGS": {},  # with URL: redis-py connection options over CONNECTION_DEFAULTS
     "CACHE_ALIAS": "sessions",  # without URL: a django-redis cache or Django's RedisCache
@@ -86,7 +86,8 @@ def connection():
     return cache_client(opts["CACHE_ALIAS"])
 
 
-_clients = {}  # (pid, url, options) -> client: one per process, made after fork
+# (pid, url, options) -> client: one per process, made after fork
+_clients: dict[tuple, Redis] = {}
 _clients_lock = threading.Lock()
 
 
