@@ -82,6 +82,7 @@ class SessionStore(ConditionalSessionBase, db.SessionStore):
         return version + 1
 
     def _delete_record(self, session_key):
-        # One DELETE (Django fetches the row first: two round trips).
+        # One DELETE, by primary key, with no transaction around it (Django's engine fetches
+        # the row first: two round trips).
         with unavailable_on_outage("session DELETE"):
-            self.model.objects.filter(session_key=session_id(session_key)).delete()
+            self.model(session_key=session_id(session_key)).delete()
