@@ -12,10 +12,12 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Permission, User
 from django.test import override_settings
 from django.utils.module_loading import import_string
+from django_redis import get_redis_connection
 
 from session_engines.admin import SessionAdmin
 from session_engines.ids import session_id
 from session_engines.models import Session
+from tests.conftest import use_redis
 
 from .test_operators import (
     INDEXED_ENGINES,
@@ -329,3 +331,23 @@ def test_without_user_path_settings_the_index_is_by_auth_user(engine, settings):
     assert f"Logged {dana.pk} out everywhere: 2 session(s) ended." in response.content.decode()
     assert not ID.findall(page(staff, LIST, data={"user": dana.pk}))
     assert session_id(key_of(staff)) in ID.findall(page(staff, LIST))
+
+
+@pytest.mark.parametrize("backend", ["db", "cache"])
+def test_djangos_own_engines_are_listed_and_ended(backend, settings, db, redis_url):
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{backend}"
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    use_redis(settings, redis_url)
+    get_redis_connection("sessions").flushdb()
+    del settings.SESSION_USER_ID_PATH
+    del settings.SESSION_USER_NAME_PATH
+    root = staff_client("root", is_superuser=True)
+    dana = User.objects.create_user("dana", password="dana-password-1")
+    member = new_client()
+    assert member.login(username="dana", password="dana-password-1")
+    dana_id = session_id(key_of(member))
+    assert f'href="{LIST}"' in page(root, "/admin/session_engines/")
+    assert users_and_names(page(root, LIST))[dana_id] == (str(dana.pk), "dana")
+    assert root.post(f"{LIST}{dana_id}/delete/").status_code == 302
+    assert dana_id not in page(root, LIST)
+    assert not member.get("/session").wsgi_request.user.is_authenticated
