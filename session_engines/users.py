@@ -42,11 +42,11 @@ def user_names(sessions):
     if user_id_path() != SESSION_KEY:
         return [None] * len(sessions)
     user_ids = [user_id_of(data) for data in sessions]
-    names = usernames(filter(None, user_ids))
+    names = _usernames(filter(None, user_ids))
     return [names.get(user_id) for user_id in user_ids]
 
 
-def usernames(user_ids):
+def _usernames(user_ids):
     """Return ``{user id: get_username()}`` for the ids that are users, in one query."""
     try:
         model = get_user_model()
@@ -60,5 +60,5 @@ def usernames(user_ids):
         except ValidationError:
             continue  # not a primary key: no such user, and no query for it
         pks[user_id] = pk
-    users = model._default_manager.in_bulk(set(pks.values())) if pks else {}
+    users = model._default_manager.in_bulk(set(pks.values()))  # no query for no ids
     return {user_id: users[pk].get_username() for user_id, pk in pks.items() if pk in users}
