@@ -8,7 +8,7 @@ from django.db import models
 from .ids import session_id
 from .users import user_id_of
 
-# Longer user ids are not indexed (the column stays NULL); accounts caps them at 150 chars.
+# Longer user ids are not indexed (the column stays NULL).
 USER_ID_MAX_LENGTH = 255
 
 

@@ -1,14 +1,17 @@
-"""Which user a session belongs to, for the per-user index, without importing any app.
+"""Which user a session belongs to, and the name operators see, without importing any app.
 
-``SESSION_USER_ID_PATH`` is a dotted path into the session dict (default ``"userInfo.userId"``);
-a project that keeps the user id elsewhere (``"_auth_user_id"`` for django.contrib.auth) sets it.
-``SESSION_USER_NAME_PATH`` (default ``"userInfo.userNm"``) is the display name operators see.
+``SESSION_USER_ID_PATH`` is a dotted path into the session dict; it defaults to
+``"_auth_user_id"``, where ``django.contrib.auth.login()`` keeps the user's primary key. Its value
+is what the per-user index holds and what "log out everywhere" takes.
+
+``SESSION_USER_NAME_PATH``, when set, is a dotted path to the display name in the session. When
+it is unset and the user id is auth's, the name is the user model's ``get_username()``, read in
+one query for a whole page of sessions; otherwise sessions show no name.
 """
 
 from django.conf import settings
-
-DEFAULT_USER_ID_PATH = "userInfo.userId"
-DEFAULT_USER_NAME_PATH = "userInfo.userNm"
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 
 def _value_at(session_data, path):
@@ -20,12 +23,42 @@ def _value_at(session_data, path):
     return None if value is None else str(value)
 
 
+def user_id_path():
+    """Return the dotted path of the user id in a session dict (SESSION_USER_ID_PATH)."""
+    return getattr(settings, "SESSION_USER_ID_PATH", SESSION_KEY)
+
+
 def user_id_of(session_data):
-    """The user id stored in a decoded session dict, as a string, or None."""
-    return _value_at(session_data, getattr(settings, "SESSION_USER_ID_PATH", DEFAULT_USER_ID_PATH))
+    """Return the user id stored in a decoded session dict, as a string, or None."""
+    return _value_at(session_data, user_id_path())
 
 
-def user_name_of(session_data):
-    """The user's display name stored in a decoded session dict, as a string, or None."""
-    path = getattr(settings, "SESSION_USER_NAME_PATH", DEFAULT_USER_NAME_PATH)
-    return _value_at(session_data, path)
+def user_names(sessions):
+    """Return the display name of each decoded session dict (None when unknown), in order."""
+    sessions = list(sessions)
+    name_path = getattr(settings, "SESSION_USER_NAME_PATH", None)
+    if name_path is not None:
+        return [_value_at(data, name_path) for data in sessions]
+    if user_id_path() != SESSION_KEY:
+        return [None] * len(sessions)
+    user_ids = [user_id_of(data) for data in sessions]
+    names = _usernames(filter(None, user_ids))
+    return [names.get(user_id) for user_id in user_ids]
+
+
+def _usernames(user_ids):
+    """Return ``{user id: get_username()}`` for the ids that are users, in one query."""
+    try:
+        model = get_user_model()
+    except ImproperlyConfigured:  # django.contrib.auth is not installed
+        return {}
+    pk_field, pks = model._meta.pk, {}
+    for user_id in set(user_ids):
+        try:
+            pk = pk_field.to_python(user_id)
+            pk_field.run_validators(pk)  # e.g. an integer out of the column's range
+        except ValidationError:
+            continue  # not a primary key: no such user, and no query for it
+        pks[user_id] = pk
+    users = model._default_manager.in_bulk(set(pks.values()))  # no query for no ids
+    return {user_id: users[pk].get_username() for user_id, pk in pks.items() if pk in users}

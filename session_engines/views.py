@@ -49,7 +49,7 @@ def sessions(request, user_id):
     records = get_operator().for_user(user_id)
     return JsonResponse(
         {
-            "userId": user_id,
+            "user": user_id,
             "sessions": [
                 {
                     "id": record.id,
@@ -73,4 +73,4 @@ def logout_everywhere(request, user_id):
         return error("Content-Type must be application/json.", 415)
     ended = get_operator().delete_for_user(user_id)  # this session too, and every instance's
     request.session.flush()  # and the cookie goes
-    return JsonResponse({"userId": user_id, "ended": ended})
+    return JsonResponse({"user": user_id, "ended": ended})

@@ -59,7 +59,7 @@ def test_revoked_sessions_are_gone_on_every_instance(engine):
         ended = requests.post(
             f"{url}/logout-everywhere", json={}, cookies={"sessionid": laptop}, timeout=10
         )
-        assert ended.json() == {"userId": "alice", "ended": 2}
+        assert ended.json() == {"user": "alice", "ended": 2}
         for cookie in (laptop, phone):
             answers = read_with(url, cookie)
             assert {instance for instance, _ in answers} == {"app1", "app2"}

@@ -6,10 +6,18 @@ Seeing sessions needs ``session_engines.view_session``, ending them ``delete_ses
 import re
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin import AdminSite
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Permission, User
+from django.test import override_settings
+from django.utils.module_loading import import_string
+from django_redis import get_redis_connection
 
-from session_engines import admin_views
+from session_engines.admin import SessionAdmin
 from session_engines.ids import session_id
+from session_engines.models import Session
+from tests.conftest import use_redis
 
 from .test_operators import (
     INDEXED_ENGINES,
@@ -24,8 +32,8 @@ from .test_operators import (
     user_info,
 )
 
-LIST = "/admin/sessions/"
-ID = re.compile(r"/admin/sessions/([0-9a-f]{64})/")
+LIST = "/admin/session_engines/session/"
+ID = re.compile(r"/session_engines/session/([0-9a-f]{64})/")
 
 
 @pytest.fixture(autouse=True)
@@ -124,7 +132,7 @@ def test_admin_says_plainly_the_engine_cannot_index_users(engine, staff):
 @engines(OPERATOR_ENGINES)
 def test_pages_walk_every_session_exactly_once(engine, staff, monkeypatch):
     logged_in = log_in_several()
-    monkeypatch.setattr(admin_views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(SessionAdmin, "list_per_page", 2)
     ids, url, pages = [], LIST, 0
     while url:
         text = page(staff, url if url.startswith("/") else LIST + url)
@@ -181,7 +189,7 @@ def test_bad_cursor_is_a_400(engine, staff):
 
 
 def sessions_entry(index):
-    return f'href="{LIST}"' in index or "Session engines" in index
+    return f'href="{LIST}"' in index or 'href="/admin/session_engines/"' in index
 
 
 @engines(OPERATOR_ENGINES)
@@ -244,3 +252,102 @@ def test_engine_without_an_operator_has_no_entry_and_no_500(backend, settings, d
         assert root.get(url).status_code == 404
     assert root.post(f"{LIST}{some_id}/delete/").status_code == 404
     assert root.post(f"{LIST}logout-everywhere/", {"user": "alice"}).status_code == 404
+
+
+def test_admin_site_has_the_session_admin_registered_not_patched_in():
+    assert isinstance(admin.site.get_model_admin(Session), SessionAdmin)
+    for name in ("get_urls", "get_app_list", "each_context"):
+        assert getattr(admin.site, name).__func__ is getattr(AdminSite, name)
+
+
+@override_settings(ROOT_URLCONF="tests.session_engines.custom_site")
+@engines(OPERATOR_ENGINES)
+def test_a_custom_admin_site_serves_the_session_pages(engine, staff):
+    logged_in = log_in_several()
+    keys = raw_keys(logged_in, staff)
+    bob = logged_in["bob"][0]
+    bob_id = session_id(key_of(bob))
+    ops = "/ops/session_engines/session/"
+    assert staff.get(LIST).status_code == 404  # admin.site is not mounted here
+    assert f'href="{ops}"' in page(staff, "/ops/")
+    listing = page(staff, ops)
+    assert f'href="{ops}{bob_id}/"' in listing and "Bob Lee" in listing
+    detail = page(staff, f"{ops}{bob_id}/")
+    assert f'action="{ops}{bob_id}/delete/"' in detail and 'href="/ops/"' in detail
+    response = staff.post(f"{ops}{bob_id}/delete/", follow=True)
+    assert response.redirect_chain == [(ops, 302)]
+    assert "ended" in response.content.decode()
+    assert user_info(bob) == NOBODY
+    response = staff.post(f"{ops}logout-everywhere/", {"user": "alice"})
+    assert response.status_code == 302 and response["Location"] == f"{ops}?user=alice"
+    for text in (listing, detail):
+        assert_no_raw_key(text, keys)
+
+
+ROW = re.compile(
+    r'<td><a href="[^"]*/([0-9a-f]{64})/">.*?</a></td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>'
+)
+
+
+def users_and_names(listing):
+    """``{session id: (user, name)}`` for each row of a session list page."""
+    return {id: (user, name) for id, user, name in ROW.findall(listing)}
+
+
+@engines(OPERATOR_ENGINES)
+def test_without_user_path_settings_names_come_from_the_user_model(engine, settings):
+    del settings.SESSION_USER_ID_PATH  # the user is django.contrib.auth's
+    del settings.SESSION_USER_NAME_PATH
+    staff = staff_client("operator", "view_session", "delete_session")
+    dana = User.objects.create_user("dana", password="dana-password-1")
+    member = new_client()
+    assert member.login(username="dana", password="dana-password-1")
+    strangers = []
+    for user_id in ("not-a-pk", "9" * 30):
+        store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")()
+        store[SESSION_KEY] = user_id
+        store.save()
+        strangers.append(session_id(store.session_key))
+    rows = users_and_names(page(staff, LIST))
+    assert rows[session_id(key_of(member))] == (str(dana.pk), "dana")
+    assert rows[session_id(key_of(staff))][1] == "operator"
+    assert [rows[id] for id in strangers] == [("not-a-pk", "–"), ("9" * 30, "–")]
+    detail = page(staff, f"{LIST}{session_id(key_of(member))}/")
+    assert "<th>Name</th><td>dana</td>" in detail
+    assert "<th>Name</th><td>–</td>" in page(staff, f"{LIST}{strangers[0]}/")
+
+
+@engines(INDEXED_ENGINES)
+def test_without_user_path_settings_the_index_is_by_auth_user(engine, settings):
+    del settings.SESSION_USER_ID_PATH
+    del settings.SESSION_USER_NAME_PATH
+    staff = staff_client("operator", "view_session", "delete_session")
+    dana = User.objects.create_user("dana", password="dana-password-1")
+    phone, laptop = new_client(), new_client()
+    for client in (phone, laptop):
+        assert client.login(username="dana", password="dana-password-1")
+    assert set(ID.findall(page(staff, LIST, data={"user": dana.pk}))) == ids_of([phone, laptop])
+    response = staff.post(f"{LIST}logout-everywhere/", {"user": dana.pk}, follow=True)
+    assert f"Logged {dana.pk} out everywhere: 2 session(s) ended." in response.content.decode()
+    assert not ID.findall(page(staff, LIST, data={"user": dana.pk}))
+    assert session_id(key_of(staff)) in ID.findall(page(staff, LIST))
+
+
+@pytest.mark.parametrize("backend", ["db", "cache"])
+def test_djangos_own_engines_are_listed_and_ended(backend, settings, db, redis_url):
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{backend}"
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    use_redis(settings, redis_url)
+    get_redis_connection("sessions").flushdb()
+    del settings.SESSION_USER_ID_PATH
+    del settings.SESSION_USER_NAME_PATH
+    root = staff_client("root", is_superuser=True)
+    dana = User.objects.create_user("dana", password="dana-password-1")
+    member = new_client()
+    assert member.login(username="dana", password="dana-password-1")
+    dana_id = session_id(key_of(member))
+    assert f'href="{LIST}"' in page(root, "/admin/session_engines/")
+    assert users_and_names(page(root, LIST))[dana_id] == (str(dana.pk), "dana")
+    assert root.post(f"{LIST}{dana_id}/delete/").status_code == 302
+    assert dana_id not in page(root, LIST)
+    assert not member.get("/session").wsgi_request.user.is_authenticated

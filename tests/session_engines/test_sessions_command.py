@@ -3,6 +3,7 @@
 import io
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from harness.servers import free_port
@@ -17,6 +18,7 @@ from .test_operators import (
     ids_of,
     key_of,
     log_in_several,
+    new_client,
     user_info,
 )
 
@@ -39,7 +41,7 @@ def test_list_show_revoke_one(engine):
     bob = logged_in["bob"][0]
     bob_id = session_id(key_of(bob))
     shown = sessions("show", bob_id)
-    assert bob_id in shown and '"userNm": "Bob Lee"' in shown
+    assert bob_id in shown and "User     bob\nName     Bob Lee\n" in shown
     revoked = sessions("revoke", bob_id)
     assert revoked == f"Ended session {bob_id}.\n"
     assert user_info(bob) == NOBODY
@@ -70,6 +72,20 @@ def test_by_user_says_the_engine_cannot_index(engine):
         with pytest.raises(CommandError, match="no per-user index"):
             sessions(*args)
     assert all(user_info(client)["userId"] == "alice" for client in logged_in["alice"])
+
+
+@engines(["db", "redis"])
+def test_without_user_path_settings_names_come_from_the_user_model(engine, settings):
+    del settings.SESSION_USER_ID_PATH
+    del settings.SESSION_USER_NAME_PATH
+    dana = User.objects.create_user("dana", password="dana-password-1")
+    member = new_client()
+    assert member.login(username="dana", password="dana-password-1")
+    (line, total) = sessions("list").splitlines()
+    assert line.split()[:3] == [session_id(key_of(member)), str(dana.pk), "dana"]
+    shown = sessions("show", session_id(key_of(member)))
+    assert f"User     {dana.pk}\nName     dana\n" in shown
+    assert sessions("revoke", "--user", str(dana.pk)) == f"Ended 1 session(s) of user {dana.pk}.\n"
 
 
 @engines(["db"])

@@ -32,7 +32,7 @@ def test_sessions_lists_the_callers_own_marking_the_current_one(engine):
     response = phone.get("/sessions")
     assert response.status_code == 200
     body = response.json()
-    assert body["userId"] == "alice"
+    assert body["user"] == "alice"
     assert {s["id"] for s in body["sessions"]} == ids_of([phone, laptop])
     assert [s["id"] for s in body["sessions"] if s["current"]] == [session_id(key_of(phone))]
     assert all(s["size"] > 0 and s["expires"] for s in body["sessions"])
@@ -46,7 +46,7 @@ def test_logout_everywhere_ends_every_session_of_the_caller_only(engine):
     phone, laptop = logged_in["alice"]
     response = phone.post("/logout-everywhere", content_type=JSON)
     assert response.status_code == 200
-    assert response.json() == {"userId": "alice", "ended": 2}
+    assert response.json() == {"user": "alice", "ended": 2}
     assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""  # the cookie goes
     assert user_info(laptop) == NOBODY
     assert phone.get("/sessions").status_code == 401

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...exceptions import SessionStoreUnavailable
 from ...operators import UserIndexUnavailable, get_operator
-from ...users import user_name_of
+from ...users import user_names
 
 ID_HELP = "a session id, as `sessions list` shows it (the SHA-256 of the key)"
 
@@ -47,13 +47,14 @@ class Command(BaseCommand):
         if limit < 1:
             raise CommandError("--limit must be at least 1.")
         records = operator.for_user(user)[:limit] if user else self.first(operator, limit)
-        for record in records:
+        names = user_names(record.data for record in records)
+        for record, name in zip(records, names, strict=True):
             self.stdout.write(
                 "  ".join(
                     [
                         record.id,
                         record.user_id or "-",
-                        user_name_of(record.data) or "-",
+                        name or "-",
                         record.expires.isoformat() if record.expires else "-",
                         f"{record.size}B",
                     ]
@@ -73,11 +74,12 @@ class Command(BaseCommand):
 
     def show(self, operator, *, id, **options):
         record = self.found(operator.get(id), id)
-        self.stdout.write(f"id       {record.id}")
-        self.stdout.write(f"userId   {record.user_id or '-'}")
-        self.stdout.write(f"userNm   {user_name_of(record.data) or '-'}")
-        self.stdout.write(f"expires  {record.expires.isoformat() if record.expires else '-'}")
-        self.stdout.write(f"size     {record.size} bytes")
+        self.stdout.write(f"ID       {record.id}")
+        (name,) = user_names([record.data])
+        self.stdout.write(f"User     {record.user_id or '-'}")
+        self.stdout.write(f"Name     {name or '-'}")
+        self.stdout.write(f"Expires  {record.expires.isoformat() if record.expires else '-'}")
+        self.stdout.write(f"Size     {record.size} bytes")
         self.stdout.write(json.dumps(record.data, indent=2, sort_keys=True, default=str))
 
     def revoke(self, operator, *, id=None, user=None, **options):
