@@ -74,6 +74,8 @@ def replicate(replica, primary, *, port=None):
     """Make ``replica`` replicate ``primary`` (through ``port``, a relay, when given)."""
     replica.client().replicaof("127.0.0.1", port or primary.port)
     wait_until(lambda: replica.client().info("replication").get("master_link_status") == "up")
+    # WAIT counts only replicas the primary has seen acknowledge: wait for that too.
+    wait_until(lambda: primary.client().wait(1, 100) >= 1)
 
 
 @dataclass
