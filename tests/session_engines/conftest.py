@@ -113,7 +113,7 @@ def native_redis(request, settings, db):
 
 
 @pytest.fixture
-def server_table(request, settings, fake_credentials):
+def server_table(request, settings, fake_credentials, db):
     """A fresh sessions table on ``moto server``; its name."""
     return start_engine("dynamodb-moto-server", request, settings).table
 

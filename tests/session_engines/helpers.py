@@ -203,15 +203,13 @@ class Engine:
     hashes_keys: bool = True  # only the key's digest is at rest (Django's cache engine: the key)
     logs_corrupt_data: bool = True  # unreadable data is logged as a SuspiciousSession
     user_index: bool = True  # the operator finds a user's sessions
-    marks: tuple = field(default=())
+    marks: tuple = field(default=())  # names of pytest marks (pytest.ini registers them)
 
 
 # One line per engine: every cross-engine test runs on each.
 ENGINES = {
     "db": Engine("session_engines.backends.db", Database("default")),
-    "db-postgres": Engine(
-        "session_engines.backends.db", Database("postgres"), marks=(pytest.mark.postgres,)
-    ),
+    "db-postgres": Engine("session_engines.backends.db", Database("postgres"), marks=("postgres",)),
     "cache": Engine(
         "session_engines.backends.cache",
         Redis(),
@@ -230,7 +228,8 @@ def engine_param(name):
     """``name`` as a pytest parameter, with the marks and databases its engine needs."""
     engine = ENGINES[name]
     databases = pytest.mark.django_db(databases=engine.store.databases)
-    return pytest.param(name, marks=[databases, *engine.marks], id=name)
+    marks = [getattr(pytest.mark, mark) for mark in engine.marks]
+    return pytest.param(name, marks=[databases, *marks], id=name)
 
 
 def engine_names(**capabilities):
@@ -316,6 +315,19 @@ def ids_of(clients):
 def user_info(client):
     """Who ``client``'s session is signed in as: {"userId": ...}, NOBODY when no one."""
     return client.get("/whoami").json()
+
+
+def walk(operator, limit):
+    """Every page of operator.list(): (all ids in order, number of pages)."""
+    ids, cursor, pages = [], None, 0
+    while True:
+        page = operator.list(cursor=cursor, limit=limit)
+        ids += [record.id for record in page.records]
+        pages += 1
+        cursor = page.cursor
+        if cursor is None:
+            return ids, pages
+        assert isinstance(cursor, str)
 
 
 def assert_503(response):

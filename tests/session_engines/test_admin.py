@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission, User
 from session_engines import admin_views
 from session_engines.ids import session_id
 
-from .test_operators import (
+from .helpers import (
     INDEXED_ENGINES,
     NOBODY,
     OPERATOR_ENGINES,

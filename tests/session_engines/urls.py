@@ -43,3 +43,11 @@ urlpatterns = [
     path("remember", remember),
     path("", include("session_engines.urls")),
 ]
+
+
+def server_error(request):
+    """A 500 that reads no session (Django's default one reads the CSRF token from it)."""
+    return JsonResponse({"error": "Server error."}, status=500)
+
+
+handler500 = server_error
