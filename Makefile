@@ -7,10 +7,11 @@ PORT ?= 8000
 TEST_PACKAGES = redis-server:redis-server redis-sentinel:redis-sentinel haproxy:haproxy nodejs:node npm:npm
 # The HA environment: a throwaway PostgreSQL (binaries off PATH), headless Chromium.
 TEST_PACKAGES += chromium:chromium postgresql:/usr/lib/postgresql/*/bin/initdb
-# The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests.
+# The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests
+# of the app's suite and of the demo's.
 COMPAT_VENV ?= .venv-compat
 COMPAT_PY = $(COMPAT_VENV)/bin/python
-COMPAT_TESTS ?= tests/session_engines/dynamodb tests/accounts -k dynamodb
+COMPAT_TESTS ?= -k dynamodb
 
 PY = $(VENV)/bin/python
 
@@ -53,7 +54,10 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Two suites, two settings: the reusable app's (tests/session_engines, on its own settings by its
+# pytest.ini), then the demo's (pyproject.toml's settings; it leaves tests/session_engines out).
 test: venv system-packages node-modules lint
+	$(PY) -m pytest tests/session_engines $(PYTEST_ARGS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) test-compat
 
@@ -65,7 +69,8 @@ $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-co
 	touch $@
 
 test-compat: $(COMPAT_VENV)/.installed node-modules
-	$(COMPAT_PY) -m pytest -q $(COMPAT_TESTS)
+	$(COMPAT_PY) -m pytest -q tests/session_engines $(COMPAT_TESTS)
+	$(COMPAT_PY) -m pytest -q tests/accounts $(COMPAT_TESTS)
 
 # N gunicorn instances behind HAProxy, every engine x LB mode x fault: HA_ARGS="--users 20"
 ha-demo: venv system-packages

@@ -19,7 +19,7 @@ from session_engines.ids import session_id
 from session_engines.models import Session
 from tests.conftest import use_redis
 
-from .test_operators import (
+from .helpers import (
     INDEXED_ENGINES,
     NOBODY,
     OPERATOR_ENGINES,

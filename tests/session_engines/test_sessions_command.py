@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from harness.servers import free_port
 from session_engines.ids import session_id
 
-from .test_operators import (
+from .helpers import (
     INDEXED_ENGINES,
     NOBODY,
     OPERATOR_ENGINES,

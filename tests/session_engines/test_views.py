@@ -9,16 +9,17 @@ from session_engines import views
 from session_engines.exceptions import SessionStoreUnavailable
 from session_engines.ids import session_id
 
-from .test_middleware import assert_503
-from .test_operators import (
+from .helpers import (
     INDEXED_ENGINES,
     NOBODY,
     OPERATOR_ENGINES,
     UNINDEXED_ENGINES,
+    assert_503,
     engines,
     ids_of,
     key_of,
     log_in_several,
+    sign_in,
     user_info,
 )
 
@@ -134,7 +135,7 @@ def test_session_engines_imports_no_project_app():
 
 def test_an_engine_without_an_operator_is_501(db, client, settings):
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
-    client.post("/login", {"userId": "alice", "userNm": "A"}, content_type=JSON)
+    sign_in(client, "alice")
     response = client.get("/sessions")
     assert response.status_code == 501
     assert "No session operator" in response.json()["error"]

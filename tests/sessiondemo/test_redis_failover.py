@@ -21,7 +21,7 @@ from harness.redis import (
     sentinel_group,
     wait_until,
 )
-from tests.conftest import use_redis
+from tests.session_engines.helpers import use_redis
 
 REDIS_ENGINES = ["cache", "redis"]
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
