@@ -55,11 +55,14 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 # Two suites, two settings: the reusable app's (tests/session_engines, on its own settings by its
-# pytest.ini), then the demo's (pyproject.toml's settings; it leaves tests/session_engines out).
+# pytest.ini), then the demo's (pyproject.toml's settings; it leaves tests/session_engines out),
+# then the compatibility run. Each runs whatever the others did; any failure fails the target.
 test: venv system-packages node-modules lint
-	$(PY) -m pytest tests/session_engines $(PYTEST_ARGS)
-	$(PY) -m pytest $(PYTEST_ARGS)
-	$(MAKE) test-compat
+	@status=0; \
+	$(PY) -m pytest tests/session_engines $(PYTEST_ARGS) || status=1; \
+	$(PY) -m pytest $(PYTEST_ARGS) || status=1; \
+	$(MAKE) test-compat || status=1; \
+	exit $$status
 
 $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-compat.txt
 	python313=$$(VENV=$(VENV) scripts/find-python 3.13) && $$python313 -m venv $(COMPAT_VENV)
@@ -72,9 +75,11 @@ test-compat: $(COMPAT_VENV)/.installed node-modules
 	$(COMPAT_PY) -m pytest -q tests/session_engines $(COMPAT_TESTS)
 	$(COMPAT_PY) -m pytest -q tests/accounts $(COMPAT_TESTS)
 
-# N gunicorn instances behind HAProxy, every engine x LB mode x fault: HA_ARGS="--users 20"
+# N gunicorn instances behind HAProxy, every engine x LB mode x fault: HA_ARGS="--users 20";
+# then the concurrent-requests table (make ha-concurrency).
 ha-demo: venv system-packages
 	$(PY) -m harness.ha $(HA_ARGS)
+	$(PY) -m harness.concurrency $(CONCURRENCY_ARGS)
 
 # Parallel updates of one session through HAProxy round-robin, updates lost per engine:
 # CONCURRENCY_ARGS="--sessions 20 --parallel 8 --rounds 50"

@@ -203,6 +203,9 @@ class Engine:
     hashes_keys: bool = True  # only the key's digest is at rest (Django's cache engine: the key)
     logs_corrupt_data: bool = True  # unreadable data is logged as a SuspiciousSession
     user_index: bool = True  # the operator finds a user's sessions
+    # Versioned compare-and-set saves, and cycle_key() writing the new key before it deletes the
+    # old one, at the save (Django's cache engine: neither; it deletes the old key at once).
+    compare_and_set: bool = True
     marks: tuple = field(default=())  # names of pytest marks (pytest.ini registers them)
 
 
@@ -216,6 +219,7 @@ ENGINES = {
         hashes_keys=False,  # Django's cache engine: the key names the cache entry
         logs_corrupt_data=False,  # undecodable cache data resets the session silently, as Django
         user_index=False,
+        compare_and_set=False,
     ),
     "redis": Engine("session_engines.backends.redis", Redis()),
     "dynamodb": Engine("session_engines.backends.dynamodb", DynamoDB("moto")),

@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.backends.base import UpdateError
 from django.db import OperationalError, connection
+from django.db.models.query import QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -95,7 +96,7 @@ def test_a_database_outage_on_update_is_unavailable_not_a_deleted_session(db, mo
         raise OperationalError("database is locked")
 
     with monkeypatch.context() as patch:
-        patch.setattr(Session, "save", locked)
+        patch.setattr(QuerySet, "update", locked)
         with pytest.raises(SessionStoreUnavailable):  # the middleware's 503, not a logout
             loaded.save()
         with pytest.raises(SessionStoreUnavailable):

@@ -34,10 +34,6 @@ def test_each_request_pays_the_fewest_calls(ddb, api_calls):
     assert user_info(client) == {"userId": user_id("alice")}
     assert api_calls == ["GetItem"]  # reading it: one get
     api_calls.clear()
-    sign_in(client, "alice")
-    # Signing in again: a new key, in one transaction that puts it and deletes the old item.
-    assert api_calls in (["GetItem", "TransactWriteItems"], ["GetItem", *NO_TRANSACTIONS])
-    api_calls.clear()
     sign_in(client, "bob")
     assert api_calls == ["GetItem", "DeleteItem", "PutItem"]  # another user: flushed, a new key
     api_calls.clear()
@@ -129,14 +125,29 @@ def test_a_failing_write_is_503_and_writes_nothing(failing):
     assert items() == []
 
 
-def test_a_re_login_the_store_refuses_keeps_the_session(failing):
-    # The rotation is one transaction (the new item put, the old one deleted): refused, it
-    # leaves the old session whole, and the user is still signed in.
-    client = sign_in(new_client(), "alice")
+def test_signing_in_over_a_session_rotates_its_key_in_one_transaction(ddb, api_calls):
+    client = new_client()
+    client.post("/remember")  # a visitor's session, before they sign in
+    (before,) = items()
+    api_calls.clear()
+    sign_in(client, "alice")  # login() cycles the key
+    assert api_calls in (["GetItem", "TransactWriteItems"], ["GetItem", *NO_TRANSACTIONS])
+    (after,) = items()  # the new item put, the old one deleted
+    assert after["pk"] != before["pk"] and after["data"] != before["data"]
+
+
+def test_a_rotation_the_store_refuses_keeps_the_session(failing):
+    # The rotation is one transaction (the new item put, the old one deleted): refused, it is a
+    # 503 and leaves the old session whole, still the client's.
+    client = new_client()
+    client.post("/remember")
+    before = items()
+    user_id("alice")
     attempts = failing("TransactWriteItems", 400, "ThrottlingException")
     assert_503(client.post("/sign-in", {"username": "alice"}))
     assert attempts == ["TransactWriteItems"] * 3
-    assert user_info(client) == {"userId": user_id("alice")}
+    assert items() == before
+    assert client.post("/remember").status_code == 200  # the old session, found and updated
 
 
 def test_a_missing_table_is_503(server_table, settings):

@@ -104,13 +104,13 @@ STORE_COUNTS = {
     "cache": {
         "create": ["EXISTS", "SET"],
         "load": ["GET"],
-        "modify": ["GET", "GET", "SET"],
+        "modify": ["GET", "SET"],  # SET XX: no GET before it, as Django's engine does
         "delete": ["DEL"],
     },
     "redis": {
         "create": ["SET"],
         "load": ["GET"],
-        "modify": ["GET", "SET"],
+        "modify": ["GET", "EVALSHA"],  # the compare-and-set on the version
         "delete": ["DEL"],
     },
 }
@@ -126,7 +126,9 @@ def recorded(url, action):
 def test_store_round_trips(engine, redis_url):
     store_class = import_module(django_settings.SESSION_ENGINE).SessionStore
     expected = STORE_COUNTS[engine]
-    new_session({"warm": "up"}, store_class)  # the pool's connection is set up outside the counts
+    warm = new_session({"warm": "up"}, store_class)  # the pool's connection is set up outside
+    warm["up"] = True
+    warm.save()  # the counts, and the server has learnt the update script
     sessions = []
     created = recorded(redis_url, lambda: sessions.append(new_session({"a": 1}, store_class)))
     key = sessions[0].session_key
@@ -158,7 +160,11 @@ def test_native_writes_are_conditional_and_expire(native_redis, redis_url):
         session["b"] = 2
         session.save()
 
-    assert recorded(redis_url, modify).commands[0].endswith(f"XX EX {ttl}")
+    modify()  # the server learns the script (EVALSHA, then EVAL once)
+    seen = recorded(redis_url, modify)
+    assert seen.names() == ["EVALSHA"]  # the script compares the version, then SET ... XX
+    (update,) = [command for command in seen.script_commands if command.startswith("SET ")]
+    assert update.endswith(f"XX EX {ttl}")
 
 
 # --- The per-user index -------------------------------------------------------------------------
