@@ -288,3 +288,122 @@ def test_clear_expired_leaves_the_live_sessions(SessionStore, run):
     run(SessionStore.clear_expired)
     assert SessionStore.store.count() == 1
     assert run(SessionStore(live.session_key).load) == {"live": True}
+
+
+# --- Two requests of one session saving at once --------------------------------------------------
+# ``mine`` and ``theirs`` load the same version; ``theirs`` saves first. Engines that compare and
+# set keep both: this request's own change (by any path) re-applied on top of theirs. Django's
+# cache API cannot: there the later save wins whole, and theirs is lost.
+
+LOADED = {"a": 1, "b": {"n": [1]}, "c": 3}
+
+
+def nested(session):
+    session["b"]["n"].append(2)  # Django's idiom: mutate, then say so
+    session.modified = True
+
+
+MUTATIONS = {
+    # name: (sync change, async change or None, the session as this request leaves it)
+    "set": (lambda s: s.__setitem__("x", 1), lambda s: s.aset("x", 1), LOADED | {"x": 1}),
+    "delete": (lambda s: s.__delitem__("c"), None, {"a": 1, "b": {"n": [1]}}),
+    "pop": (lambda s: s.pop("c"), lambda s: s.apop("c"), {"a": 1, "b": {"n": [1]}}),
+    "setdefault": (
+        lambda s: s.setdefault("x", 1),
+        lambda s: s.asetdefault("x", 1),
+        LOADED | {"x": 1},
+    ),
+    "update": (lambda s: s.update({"x": 1}), lambda s: s.aupdate({"x": 1}), LOADED | {"x": 1}),
+    "nested": (nested, None, LOADED | {"b": {"n": [1, 2]}}),
+    "expiry": (
+        lambda s: s.set_expiry(300),
+        lambda s: s.aset_expiry(300),
+        LOADED | {"_session_expiry": 300},
+    ),
+    "clear": (lambda s: (s.clear(), s.__setitem__("x", 1)), None, {"x": 1}),
+}
+FLAVOURED = [
+    pytest.param(name, flavour, id=f"{name}-{flavour}")
+    for name, (_, change_async, _) in MUTATIONS.items()
+    for flavour in (["sync", "async"] if change_async else ["sync"])
+]
+
+
+@pytest.mark.parametrize("mutation, flavour", FLAVOURED)
+def test_a_concurrent_save_keeps_this_requests_own_change(SessionStore, mutation, flavour):
+    change, change_async, left = MUTATIONS[mutation]
+    key = saved(SessionStore, **LOADED).session_key
+    mine, theirs = SessionStore(key), SessionStore(key)
+    if flavour == "sync":
+        mine.keys()
+        theirs.keys()
+    else:
+        async_to_sync(mine.akeys)()
+        async_to_sync(theirs.akeys)()
+    theirs["theirs"] = True
+    theirs.save()
+    if flavour == "sync":
+        change(mine)
+        mine.save()
+    else:
+
+        async def change_and_save():
+            await change_async(mine)
+            await mine.asave()
+
+        async_to_sync(change_and_save)()
+    kept_theirs = SessionStore.engine.compare_and_set and mutation != "clear"  # a clear wins
+    assert SessionStore(key).load() == left | ({"theirs": True} if kept_theirs else {})
+    if SessionStore.engine.compare_and_set:
+        assert mine.conflicts == 1 and dict(mine.items()) == SessionStore(key).load()
+
+
+def test_two_saves_of_the_same_key_the_later_wins(SessionStore):
+    key = saved(SessionStore, **LOADED).session_key
+    first, later = SessionStore(key), SessionStore(key)
+    first.keys()
+    later.keys()
+    first["a"] = "first"
+    first.save()
+    later["a"] = "later"
+    later.save()
+    assert SessionStore(key).load()["a"] == "later"
+
+
+def test_a_save_that_changed_nothing_keeps_the_others_keys(SessionStore, settings):
+    # SESSION_SAVE_EVERY_REQUEST: a request that only read saves to refresh the expiry.
+    key = saved(SessionStore, **LOADED).session_key
+    reader, writer = SessionStore(key), SessionStore(key)
+    reader.keys()
+    writer.keys()
+    writer["theirs"] = True
+    writer.save()
+    reader.save()
+    kept = {"theirs": True} if SessionStore.engine.compare_and_set else {}  # cache: overwritten
+    assert SessionStore(key).load() == LOADED | kept
+
+
+def test_a_session_that_keeps_changing_under_a_save_is_a_retryable_conflict(SessionStore):
+    if not SessionStore.engine.compare_and_set:
+        assert not hasattr(SessionStore, "conflict_retries")  # Django's API: last writer wins
+        return
+    from session_engines.exceptions import SessionConflict, SessionStoreUnavailable
+
+    key = saved(SessionStore, **LOADED).session_key
+    mine = SessionStore(key)
+    mine.keys()
+    mine["x"] = 1
+    update = mine._update_record
+
+    def someone_saves_first(data, version):
+        other = SessionStore(key)
+        other["n"] = other.get("n", 0) + 1
+        other.save()  # another request saves between each (re-)read and our write
+        return update(data, version)
+
+    mine._update_record = someone_saves_first
+    with pytest.raises(SessionConflict) as raised:
+        mine.save()
+    assert isinstance(raised.value, SessionStoreUnavailable)  # the middleware's 503
+    assert mine.conflicts == SessionStore.conflict_retries + 1
+    assert "x" not in SessionStore(key).load()  # nothing half-written

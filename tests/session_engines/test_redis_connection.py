@@ -20,7 +20,7 @@ from session_engines.ids import session_id
 from session_engines.operators.redis import RedisOperator
 
 SOURCES = ["django-redis", "django-rediscache", "url"]
-ALICE = {"userInfo": {"userId": "alice", "userNm": "Alice Kim"}}
+ALICE = {"_auth_user_id": "alice"}  # where django.contrib.auth keeps the user id
 
 
 def use_source(settings, source, url):

@@ -150,7 +150,7 @@ def test_custom_expiry_sets_the_ttl_attribute(ddb, expiry, age):
         expiry = timezone.now() + timedelta(seconds=age)
     store = saved(expiry=expiry)
     expires = int(stored_item(store.session_key)["expires"]["N"])
-    assert abs(expires - (time.time() + age)) <= 2
+    assert abs(expires - (time.time() + age)) <= 5  # whole seconds, rounded twice
     assert SessionStore(store.session_key).load()["cart"] == ALICE["cart"]
 
 
