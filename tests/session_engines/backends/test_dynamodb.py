@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from session_engines import clients
 from session_engines.backends import dynamodb
 from session_engines.backends.dynamodb import SessionStore
 from session_engines.exceptions import SessionStoreUnavailable, SessionTooLarge
@@ -277,7 +278,7 @@ def test_one_client_per_process_made_on_first_use(client_settings, monkeypatch):
     assert (config.connect_timeout, config.read_timeout) == (1, 2)
     # A forked worker (another pid) gets its own client, and drops the parent's.
     parent = os.getpid()
-    monkeypatch.setattr(dynamodb.os, "getpid", lambda: parent + 1)
+    monkeypatch.setattr(clients.os, "getpid", lambda: parent + 1)
     child = dynamodb.get_client()
     assert child is not client
     assert all(key[0] == parent + 1 for key in dynamodb._clients)
