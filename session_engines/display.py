@@ -50,4 +50,4 @@ def session_json(data, limit=MAX_DATA_CHARS):
     text = json.dumps(data, indent=2, sort_keys=True, default=repr)
     if len(text) <= limit:
         return text
-    return text[:limit] + f"\n… ({len(text) - limit} more characters not shown)"
+    return text[:limit] + f"\n... ({len(text) - limit} more characters not shown)"
