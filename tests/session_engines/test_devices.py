@@ -9,6 +9,7 @@ from django.core.management import call_command
 from session_engines.devices import agent_summary, client_address
 from session_engines.ids import session_id
 
+from .helpers import engines
 from .signin import cookie, make_user, sign_in_as, use_auth_site
 
 AGENTS = {
@@ -56,7 +57,7 @@ def alice_signed_in(engine, settings):
     return sign_in_as("alice")
 
 
-@pytest.mark.parametrize("engine", ["db", "redis", "dynamodb", "cache"], indirect=True)
+@engines(["db", "redis", "dynamodb", "cache"])
 def test_the_admin_and_the_command_show_the_device(alice_signed_in, settings):
     settings.SESSION_POLICY = {"CLIENT_ADDRESS": "full"}
     id = session_id(cookie(alice_signed_in))

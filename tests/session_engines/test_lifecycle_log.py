@@ -15,6 +15,7 @@ from django.core.management import call_command
 from session_engines.ids import session_id
 from session_engines.policy import log
 
+from .helpers import engines
 from .signin import (
     JSON,
     PASSWORD,
@@ -26,7 +27,7 @@ from .signin import (
     whoami_of,
 )
 
-INDEXED = pytest.mark.parametrize("engine", ["db", "redis", "dynamodb"], indirect=True)
+INDEXED = engines(["db", "redis", "dynamodb"])
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def test_every_event_is_logged_by_id_and_user_never_by_key(logged, settings, mon
     assert all(line.startswith("session ") for line in logged_lines)
 
 
-@pytest.mark.parametrize("engine", ["db"], indirect=True)
+@engines(["db"])
 def test_a_user_id_cannot_forge_a_log_line(logged, settings):
     log("revoked", user="x\nINFO session signed-in id=forged user=admin")
     (line,) = lines(logged)

@@ -12,6 +12,7 @@ from session_engines import views
 from session_engines.exceptions import SessionStoreUnavailable
 from session_engines.ids import session_id
 
+from .helpers import assert_503, engines
 from .signin import (
     JSON,
     cookie,
@@ -21,9 +22,8 @@ from .signin import (
     use_auth_site,
     whoami_of,
 )
-from .test_middleware import assert_503
 
-INDEXED = pytest.mark.parametrize("engine", ["db", "redis", "dynamodb"], indirect=True)
+INDEXED = engines(["db", "redis", "dynamodb"])
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +129,7 @@ def test_ending_someone_elses_session_or_an_unknown_one_is_404_and_changes_nothi
     assert whoami_of(phone) == people["alice"].pk
 
 
-@pytest.mark.parametrize("engine", ["db"], indirect=True)
+@engines(["db"])
 def test_anonymous_is_401(engine):
     client = new_client()
     assert client.get("/sessions").json() == {"error": "Not logged in."}
@@ -139,7 +139,7 @@ def test_anonymous_is_401(engine):
         assert response.status_code == 401
 
 
-@pytest.mark.parametrize("engine", ["db"], indirect=True)
+@engines(["db"])
 def test_posts_need_a_json_request(people):
     """So that no cross-site form can end anyone's sessions, whatever the SameSite setting."""
     phone, laptop = people["phone"], people["laptop"]
@@ -152,7 +152,7 @@ def test_posts_need_a_json_request(people):
     assert whoami_of(laptop) == people["alice"].pk
 
 
-@pytest.mark.parametrize("engine", ["db"], indirect=True)
+@engines(["db"])
 def test_wrong_methods_are_405(people):
     phone = people["phone"]
     assert phone.post("/sessions").status_code == 405
@@ -160,7 +160,7 @@ def test_wrong_methods_are_405(people):
     assert response.status_code == 405 and response["Allow"] == "POST"
 
 
-@pytest.mark.parametrize("engine", ["cache"], indirect=True)
+@engines(["cache"])
 def test_without_an_index_listing_and_logging_out_everywhere_are_501(people):
     phone, laptop = people["phone"], people["laptop"]
     for response in (phone.get("/sessions"), phone.post("/logout-everywhere", content_type=JSON)):
@@ -173,7 +173,7 @@ def test_without_an_index_listing_and_logging_out_everywhere_are_501(people):
     assert whoami_of(laptop) is None
 
 
-@pytest.mark.parametrize("engine", ["db"], indirect=True)
+@engines(["db"])
 def test_an_index_on_another_user_id_is_501(people, settings):
     settings.SESSION_USER_ID_PATH = "userInfo.userId"
     response = people["phone"].get("/sessions")
@@ -183,7 +183,7 @@ def test_an_index_on_another_user_id_is_501(people, settings):
     assert whoami_of(people["laptop"]) == people["alice"].pk
 
 
-@pytest.mark.parametrize("engine", ["db"], indirect=True)
+@engines(["db"])
 def test_store_outage_is_503(people, monkeypatch):
     class Unreachable:
         def for_user(self, user_id):

@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 from session_engines.ids import session_id
 from session_engines.operators import get_operator
 
+from .helpers import engines
 from .signin import (
     JSON,
     Clock,
@@ -25,8 +26,8 @@ from .signin import (
     whoami_of,
 )
 
-ALL = pytest.mark.parametrize("engine", ["db", "cache", "redis", "dynamodb"], indirect=True)
-INDEXED = pytest.mark.parametrize("engine", ["db", "redis", "dynamodb"], indirect=True)
+ALL = engines(["db", "cache", "redis", "dynamodb"])
+INDEXED = engines(["db", "redis", "dynamodb"])
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +91,7 @@ def test_the_stored_expiry_and_cookie_never_outlive_the_absolute_deadline(alice,
     assert (record.expires - timezone.now()).total_seconds() <= 3600
 
 
-@pytest.mark.parametrize("engine", ["db", "redis"], indirect=True)
+@engines(["db", "redis"])
 def test_a_read_only_request_writes_last_seen_at_most_once_per_interval(
     alice, clock, settings, monkeypatch
 ):
@@ -114,7 +115,7 @@ def test_a_read_only_request_writes_last_seen_at_most_once_per_interval(
     assert record.data["_session_engines"]["seen"] == signed_in + 120
 
 
-@pytest.mark.parametrize("engine", ["db", "redis"], indirect=True)
+@engines(["db", "redis"])
 def test_a_session_from_before_the_policy_starts_counting_when_first_read(alice, clock, settings):
     settings.SESSION_POLICY = {"IDLE_TIMEOUT": 600}
     client = sign_in_as("alice")

@@ -20,11 +20,12 @@ from session_engines.backends import dynamodb, redis
 from session_engines.ids import session_id
 from session_engines.operators import get_operator
 
+from .helpers import engines
 from .signin import cookie, make_user, sign_in_as, use_auth_site, whoami_of
 from .signin_race import sign_ins
 
 ROOT = Path(__file__).resolve().parents[2]
-INDEXED = pytest.mark.parametrize("engine", ["db", "redis", "dynamodb"], indirect=True)
+INDEXED = engines(["db", "redis", "dynamodb"])
 
 
 @pytest.fixture(autouse=True)
@@ -70,11 +71,11 @@ def test_simultaneous_sign_ins_never_leave_more_than_the_limit_on_redis(native_r
     assert [len(get_operator().for_user(f"racer-{n}")) for n in range(5)] == [2] * 5
 
 
-def test_simultaneous_sign_ins_on_dynamodb_are_best_effort(dynamodb_table, settings):
+@engines(["dynamodb"])
+def test_simultaneous_sign_ins_on_dynamodb_are_best_effort(engine, settings):
     """Each sign-in reads the user index before its transaction: overlapping ones may each miss
     the others (on DynamoDB also for the index's lag), so the limit can be exceeded; the next
     sign-in brings it back to the limit, and nothing is ever lost that should not be."""
-    settings.SESSION_ENGINE = "session_engines.backends.dynamodb"
     settings.SESSION_POLICY = {"MAX_SESSIONS_PER_USER": 2}
     left = sign_ins(dynamodb.SessionStore, threads=8, rounds=3)
     assert all(2 <= n <= 8 for n in left)

@@ -18,6 +18,7 @@ from session_engines.display import safe_text, session_json
 from session_engines.ids import digest
 from session_engines.operators import get_operator
 
+from .helpers import engines
 from .signin import make_user, sign_in_as, use_auth_site
 
 NASTY = {
@@ -25,7 +26,7 @@ NASTY = {
     "control": "evil\x1b[2J\r\nINFO forged log line\x00",
     "huge": "x" * 1_000_000,
 }
-ENGINES = pytest.mark.parametrize("engine", ["db", "cache", "redis", "dynamodb"], indirect=True)
+ENGINES = engines(["db", "cache", "redis", "dynamodb"])
 
 
 def test_digest_of_an_encodable_string_is_unchanged():
@@ -99,7 +100,7 @@ def test_admin_and_command_render_any_stored_value(engine, settings, kind):
     store.delete()
 
 
-@pytest.mark.parametrize("engine", ["db", "redis", "dynamodb"], indirect=True)
+@engines(["db", "redis", "dynamodb"])
 def test_an_unencodable_user_id_is_stored_and_its_sessions_can_be_listed(engine):
     store_session("\ud800", "name")
     operator = get_operator()
