@@ -8,7 +8,10 @@ session holds a user id (``session_engines.users.user_id_of``) the session's dig
 of the user's index, the sorted set ``<KEY_PREFIX>:user:<sha256(user id)>``, scored by expiry
 epoch and expiring with its longest-lived member. Small Lua scripts keep the index inside the same
 round trip as the write, reading the user a session *had* from its stored value, so a user
-change, a logout, or a delete from anywhere leave no member behind.
+change, a logout, or a delete from anywhere leave no member behind. With
+``SESSION_POLICY["MAX_SESSIONS_PER_USER"]``, the ``CREATE`` script also ends the user's sessions
+beyond the limit (soonest to expire first): one script, so simultaneous sign-ins never leave
+more than the limit.
 
 Round trips: load = ``GET``; create = ``SET NX EX`` at version 1 (no ``EXISTS`` first: a
 collision is a failed ``NX``), or the ``CREATE`` script with a user index; update = the
@@ -46,6 +49,7 @@ from redis.retry import Retry
 from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable
 from ..ids import digest, session_id
+from ..policy import log, session_limit
 from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
@@ -164,13 +168,41 @@ local function index_remove(old, prefix, member, except)
 end
 """
 
+# Lua: end a user's sessions beyond a limit, but the one just created, soonest to expire first;
+# members whose session is gone or another user's now are pruned, not counted. The ended digests.
+LIMIT = """
+local function end_oldest(index, member, limit, session_prefix, user)
+  local live = {}
+  for _, other in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    if other ~= member then
+      local value = redis.call('GET', session_prefix .. other)
+      if value and string.match(value, '^%d+|(%x*)|') == user then
+        table.insert(live, other)
+      else
+        redis.call('ZREM', index, other)
+      end
+    end
+  end
+  local ended = {}
+  for i = 1, #live - limit + 1 do
+    redis.call('DEL', session_prefix .. live[i])
+    redis.call('ZREM', index, live[i])
+    table.insert(ended, live[i])
+  end
+  return ended
+end
+"""
+
 # Create a session at version 1, only if its key is new; then delete the session it replaces
-# (cycle_key): written before deleted, in one atomic step.
+# (cycle_key): written before deleted, in one atomic step; then, with a limit, end the user's
+# sessions beyond it. Returns 0 (the key is taken) or {1, the digests of the sessions ended}.
 # KEYS: the session, its user's index (when ARGV[4] == '1'), the replaced session (when any).
 # ARGV: value less its version, ttl seconds, session digest, '1' with an index, user index
-# prefix, the replaced session's digest or ''.
+# prefix, the replaced session's digest or '', the limit or '0', the user's digest, the
+# session key prefix ("<KEY_PREFIX>:").
 CREATE = Script(
     INDEX
+    + LIMIT
     + """
 if not redis.call('SET', KEYS[1], '1|' .. ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
 local n = 1
@@ -185,7 +217,13 @@ if ARGV[6] ~= '' then
     index_remove(old, ARGV[5], ARGV[6], nil)
   end
 end
-return 1
+local ended = {}
+if ARGV[4] == '1' and ARGV[7] ~= '0' then
+  ended = end_oldest(KEYS[2], ARGV[3], tonumber(ARGV[7]), ARGV[9], ARGV[8])
+end
+local reply = {1}
+for _, member in ipairs(ended) do table.insert(reply, member) end
+return reply
 """
 )
 
@@ -289,6 +327,7 @@ class SessionStore(ConditionalSessionBase):
         key = session_key_name(session_digest)
         user_id = user_id_of(data)
         value = pack(self.encode(data), user_id)
+        ended = []
         if user_id is None and replacing is None:
             written = call("SET", key, f"1|{value}", "NX", "EX", ttl, wait=True)
         else:
@@ -296,10 +335,16 @@ class SessionStore(ConditionalSessionBase):
             old = [] if replacing is None else [session_key_name(session_id(replacing))]
             args = [value, ttl, session_digest, "1" if index else "0", user_index_prefix()]
             args.append("" if replacing is None else session_id(replacing))
+            limit = session_limit(data)
+            args += ["0" if limit is None else limit[1], "" if user_id is None else digest(user_id)]
+            args.append(session_key_name(""))
             written = CREATE([key, *index, *old], args, wait=True)
+            ended = [d.decode() for d in written[1:]] if written else []
         if not written:
             raise CreateError
         self._stored_user = None if user_id is None else digest(user_id)
+        for id in ended:
+            log("revoked", id=id, user=user_id, by="session-limit")
         return 1
 
     def _update_record(self, data, version):
