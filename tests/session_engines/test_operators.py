@@ -13,8 +13,8 @@ from django.test import Client
 from session_engines.ids import session_id
 from session_engines.operators import UserIndexUnavailable, get_operator
 
-INDEXED_ENGINES = ["db", "dynamodb", "redis"]  # engines that keep a per-user index
-UNINDEXED_ENGINES = ["cache"]  # Django's cache-backed engine: it cannot
+INDEXED_ENGINES = ["db", "dynamodb", "redis", "redis-valkey", "redis-cluster"]  # with a user index
+UNINDEXED_ENGINES = ["cache", "cache-valkey"]  # Django's cache-backed engine: it cannot
 OPERATOR_ENGINES = INDEXED_ENGINES + UNINDEXED_ENGINES
 
 NAMES = {"alice": "Alice Kim", "bob": "Bob Lee", "carol": "Carol Park"}
