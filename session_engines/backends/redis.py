@@ -39,14 +39,16 @@ reads a reply: one round trip's wait), not inside the session's script. Guarante
   answered 503 half-way, until that session's next write.
 
 Round trips on a cluster: load 1 (``GET``), create 1 (``SET NX EX`` + ``INDEX_ADD``), modify 2
-(``GET``; ``UPDATE_SESSION`` + ``INDEX_ADD``), delete 1 (``DEL`` + ``ZREM``), as on one node.
-More where one script cannot span two slots: a rotation (``cycle_key()``, Django's login) costs
-2, the new key written first, then the old one deleted (``DEL`` + ``ZREM``): a failure between
-them leaves both keys, never neither; a write that changes a session's user costs 1 more
-(``ZREM`` from the old user's index, sent only once the compare-and-set has succeeded); a delete
-by digest alone (the operator's, the user unknown) costs 2 (``GETDEL``, then ``ZREM``). With
-``WAIT_REPLICAS``, a ``WAIT`` goes to every node the pipeline wrote to, on the connection that
-wrote. Not used on a cluster: ``KEYS``, ``SELECT``, ``CONFIG``, a script over two slots.
+(``GET``; ``UPDATE_SESSION`` + ``INDEX_ADD``), delete after a load 1 (``DEL`` + ``ZREM``), as on
+one node. More where one script cannot span two slots: a rotation (``cycle_key()``, Django's
+login) costs 2, the new key written first, then the old one deleted (``DEL`` + ``ZREM``): a
+failure between them leaves both keys, never neither; a write that changes a session's user
+costs 1 more (``ZREM`` from the old user's index, sent only once the compare-and-set has
+succeeded); a delete whose user is not known (unloaded, the operator's) costs 2 (``GETDEL``,
+then ``ZREM``). With ``WAIT_REPLICAS``, a ``WAIT`` goes to every node the pipeline wrote to, on
+the connection that wrote (a command redirected by ``MOVED`` mid-failover is resent alone by
+redis-py, outside that WAIT). Not used on a cluster: ``KEYS``, ``SELECT``, ``CONFIG``, a
+script over two slots.
 
 Configuration: the ``SESSION_REDIS`` dict, read at use time and checked by
 ``session_engines.checks``. The connection comes, in this order, from ``URL`` (a ``redis://``
