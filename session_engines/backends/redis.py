@@ -358,8 +358,8 @@ def pipelined(commands, wait):
         pipe = client.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command, **route(client, command))
-        waits = wait_targets(client, commands) if wait else []
-        for target in waits:
+        waits = wait_targets(client, commands) if wait else {}
+        for target in waits.values():
             pipe.execute_command("WAIT", opts["WAIT_REPLICAS"], opts["WAIT_TIMEOUT_MS"], **target)
         replies = pipe.execute(raise_on_error=False)
         errors = [r for r in replies if isinstance(r, Exception) and not is_no_script(r)]
@@ -369,7 +369,12 @@ def pipelined(commands, wait):
         # Down, timed out, still READONLY after one reconnect, out of memory, a cluster slot
         # with no primary (mid-failover): retry later.
         raise SessionStoreUnavailable(f"Redis {commands[0][0]} failed: {exc}") from exc
-    replies, acknowledged = replies[: len(commands)], replies[len(commands) :]
+    replies, counts = replies[: len(commands)], replies[len(commands) :]
+    # A node that lacked a script is WAITed on with the EVAL sent next: that WAIT covers all it
+    # was sent before (a node replicates in order); this one may count no write at all.
+    scriptless = [c for c, r in zip(commands, replies, strict=True) if is_no_script(r)]
+    retried = {node_name(client, command) for command in scriptless}
+    acknowledged = [n for name, n in zip(waits, counts, strict=True) if name not in retried]
     if any(count < opts["WAIT_REPLICAS"] for count in acknowledged):
         # Written on the primary only: a failover now could lose it, so do not acknowledge it.
         raise SessionStoreUnavailable(
@@ -388,15 +393,14 @@ def route(client, command):
     return {"target_nodes": client.get_node_from_key(key)}
 
 
+def node_name(client, command):
+    """Return the name of the node ``command`` goes to ("" on one node)."""
+    return route(client, command)["target_nodes"].name if is_cluster(client) else ""
+
+
 def wait_targets(client, commands):
-    """Return the options of one WAIT per node the commands write to (one node: one WAIT)."""
-    if not is_cluster(client):
-        return [{}]
-    nodes = {}
-    for command in commands:
-        node = route(client, command)["target_nodes"]
-        nodes[node.name] = node
-    return [{"target_nodes": node} for node in nodes.values()]
+    """Return {node name: the options of its WAIT}, one per node the commands write to."""
+    return {node_name(client, c): route(client, c) for c in commands}
 
 
 def delete_by_digest(session_digest, prefix=None):

@@ -4,13 +4,24 @@ import pytest
 from django.contrib.sessions.backends.base import UpdateError
 from django.utils.module_loading import import_string
 
-ENGINES = {"redis": "native_redis", "dynamodb": "dynamodb_table"}
+from tests.conftest import use_redis, use_redis_cluster
+
+ENGINES = ["redis", "redis-valkey", "redis-cluster", "dynamodb"]
 
 
 @pytest.fixture(params=ENGINES)
-def store_class(request, settings):
-    request.getfixturevalue(ENGINES[request.param])
-    settings.SESSION_ENGINE = f"session_engines.backends.{request.param}"
+def store_class(request, settings, db):
+    name, _, server = request.param.partition("-")
+    if server == "cluster":
+        use_redis_cluster(settings, request.getfixturevalue("redis_cluster"))
+    elif name == "redis":
+        from django_redis import get_redis_connection
+
+        use_redis(settings, request.getfixturevalue(f"{server or 'redis'}_server_url"))
+        get_redis_connection("sessions").flushdb()
+    else:
+        request.getfixturevalue("dynamodb_table")
+    settings.SESSION_ENGINE = f"session_engines.backends.{name}"
     return import_string(f"{settings.SESSION_ENGINE}.SessionStore")
 
 

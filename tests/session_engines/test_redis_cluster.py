@@ -15,6 +15,7 @@ import pytest
 from django.core.checks import run_checks
 from django.test import Client
 
+from harness.race import lost_updates, resurrections
 from harness.redis import Recorder, redis_cluster, wait_until
 from session_engines.backends import redis as engine
 from session_engines.backends.redis import SessionStore
@@ -262,6 +263,16 @@ def test_cluster_setting_is_checked(settings, session_redis, errors):
     found = [e for e in run_checks() if e.id.startswith("session_engines.E2")]
     assert [e.id for e in found] == errors
     assert all(e.hint for e in found)
+
+
+def test_simultaneous_saves_lose_nothing_on_a_cluster(on_cluster):
+    race = lost_updates(SessionStore, writers=8, rounds=10)
+    assert (race.sent, race.lost, race.errors) == (80, 0, 0)
+    assert race.conflicts > 0  # they did collide on the compare-and-set, and were merged
+
+
+def test_a_save_racing_a_delete_never_resurrects_on_a_cluster(on_cluster):
+    assert resurrections(SessionStore, pairs=100) == 0
 
 
 # --- Failover -----------------------------------------------------------------------------------
