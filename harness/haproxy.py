@@ -108,10 +108,15 @@ class LoadBalancer:
 
     def wait_for(self, name, predicate, *, timeout=15.0, what="state"):
         deadline = time.monotonic() + timeout
+        server = None
         while time.monotonic() < deadline:
-            server = self.servers()[name]
-            if predicate(server):
-                return
+            try:
+                server = self.servers()[name]
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass  # the port is open before the admin socket exists: not up yet
+            else:
+                if predicate(server):
+                    return
             time.sleep(0.05)
         raise TimeoutError(f"haproxy: {name} not {what} after {timeout}s: {server}")
 

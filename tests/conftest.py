@@ -1,7 +1,7 @@
-"""Shared fixtures: real servers started per test session, and the engine parametrisation.
+"""The demo's fixtures: real servers started per test session, and the engine parametrisation.
 
-Like django-redis's tests: every test that takes ``engine`` runs once per settings module,
-so a new engine inherits the whole suite by adding its name to ENGINES.
+Every demo test that takes ``engine`` runs once per settings module of sessiondemo. The reusable
+app's suite (tests/session_engines) has its own settings and fixtures, and never reads these.
 """
 
 import importlib
@@ -11,13 +11,13 @@ from django.test import Client
 
 from harness.redis import redis_cluster as start_redis_cluster
 from harness.redis import redis_node
+from tests.session_engines.helpers import use_redis_cluster
 
 # "<engine>-valkey": the engine on a valkey-server; "redis-cluster": the native Redis engine on
 # a Redis Cluster (3 primaries, 3 replicas) in cluster mode.
 ENGINES = ["db", "cache", "redis", "dynamodb", "cache-valkey", "redis-valkey", "redis-cluster"]
 # What an engine's settings module may set differently from base.
 ENGINE_SETTINGS = ("SESSION_ENGINE", "SESSION_CACHE_ALIAS")
-KEY_PREFIX = "tests:session"
 
 
 @pytest.fixture(scope="session")
@@ -45,22 +45,6 @@ def redis_cluster():
     """A Redis Cluster on loopback, started once per test session: 3 primaries, 3 replicas."""
     with start_redis_cluster() as cluster:
         yield cluster
-
-
-def use_redis_cluster(settings, cluster, **options):
-    """Point the native Redis engine at ``cluster`` in cluster mode, emptied."""
-    from session_engines.backends import redis
-
-    settings.SESSION_ENGINE = "session_engines.backends.redis"
-    settings.SESSION_REDIS = {
-        "URL": cluster.url,
-        "CLUSTER": True,
-        "KEY_PREFIX": KEY_PREFIX,
-        **options,
-    }
-    redis._clients.clear()  # a new client: the slot map as the cluster now has it
-    cluster.wait_healthy()
-    cluster.flush()
 
 
 @pytest.fixture
@@ -125,23 +109,3 @@ def engine(request, settings, db):
 def client():
     """The test client as the ALB calls us: over HTTPS, said by X-Forwarded-Proto."""
     return Client(headers={"X-Forwarded-Proto": "https"})
-
-
-def use_redis(settings, url):
-    """Point the ``sessions`` cache (and so both Redis engines) at the Redis server at ``url``."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "sessions": {**settings.CACHES["sessions"], "LOCATION": url},
-    }
-
-
-@pytest.fixture
-def native_redis(settings, redis_url, db):
-    """The native Redis engine on the test session's redis-server, emptied; yields a client."""
-    from django_redis import get_redis_connection
-
-    settings.SESSION_ENGINE = "session_engines.backends.redis"
-    use_redis(settings, redis_url)
-    client = get_redis_connection("sessions")
-    client.flushdb()
-    return client

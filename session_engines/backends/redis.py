@@ -44,11 +44,12 @@ one node. More where one script cannot span two slots: a rotation (``cycle_key()
 login) costs 2, the new key written first, then the old one deleted (``DEL`` + ``ZREM``): a
 failure between them leaves both keys, never neither; a write that changes a session's user
 costs 1 more (``ZREM`` from the old user's index, sent only once the compare-and-set has
-succeeded); a delete whose user is not known (unloaded, the operator's) costs 2 (``GETDEL``,
-then ``ZREM``). With ``WAIT_REPLICAS``, a ``WAIT`` goes to every node the pipeline wrote to, on
-the connection that wrote (a command redirected by ``MOVED`` mid-failover is resent alone by
-redis-py, outside that WAIT). Not used on a cluster: ``KEYS``, ``SELECT``, ``CONFIG``, a
-script over two slots.
+succeeded). A delete whose user is not known (a logout without a load) is a lone ``DEL``, its
+index member left to be pruned when read; the operator's delete by digest reads the user as it
+deletes (``GETDEL``), then ``ZREM``: 2. With ``WAIT_REPLICAS``, a ``WAIT`` goes to every node
+the pipeline wrote to, on the connection that wrote (a command redirected by ``MOVED``
+mid-failover is resent alone by redis-py, outside that WAIT). Not used on a cluster: ``KEYS``,
+``SELECT``, ``CONFIG``, a script over two slots.
 
 Configuration: the ``SESSION_REDIS`` dict, read at use time and checked by
 ``session_engines.checks``. The connection comes, in this order, from ``URL`` (a ``redis://``
@@ -64,8 +65,6 @@ middleware answers 503), never an empty session.
 
 import hashlib
 import logging
-import os
-import threading
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -79,6 +78,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ReadOnlyError, RedisClusterException, RedisError
 from redis.retry import Retry
 
+from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable
 from ..ids import digest, session_id
 from ..users import user_id_of
@@ -134,22 +134,13 @@ def connection():
     return cache_client(opts["CACHE_ALIAS"])
 
 
-# (pid, url, options, cluster) -> client: one per process, made after fork
-_clients: dict[tuple, Redis | RedisCluster] = {}
-_clients_lock = threading.Lock()
+_clients = Clients()  # one per process and configuration, made after fork
 
 
 def own_client(url, kwargs, cluster=False):
-    key = (os.getpid(), url, repr(sorted(kwargs.items())), cluster)
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            for stale in [k for k in _clients if k[0] != key[0]]:
-                del _clients[stale]  # inherited from the parent process: never shared
-            if key not in _clients:
-                _clients[key] = new_client(url, kwargs, cluster)
-            client = _clients[key]
-    return client
+    return _clients.get_or_make(
+        (url, repr(sorted(kwargs.items())), cluster), lambda: new_client(url, kwargs, cluster)
+    )
 
 
 def new_client(url, kwargs, cluster):
@@ -491,10 +482,8 @@ class SessionStore(ConditionalSessionBase):
         self._stored_user = None if user_id is None else digest(user_id)
         if replacing is not None:  # a second round trip, only once the new key is written
             old = session_id(replacing)
-            if replaced_user is UNKNOWN:
-                delete_by_digest(old)
-            else:
-                send(("DEL", session_key_name(old)), *unindex(replaced_user, old), wait=True)
+            unindexed = [] if replaced_user is UNKNOWN else unindex(replaced_user, old)
+            send(("DEL", session_key_name(old)), *unindexed, wait=True)
         return 1
 
     def _update_record(self, data, version):
@@ -533,8 +522,10 @@ class SessionStore(ConditionalSessionBase):
         session_digest = session_id(session_key)
         if stored_user is None:
             call("DEL", session_key_name(session_digest), wait=True)
-        elif stored_user is not UNKNOWN and is_cluster(connection()):
-            unindexed = unindex(stored_user, session_digest)
+        elif is_cluster(connection()):
+            # The user unknown (not read): its index keeps the member until it is read and
+            # pruned (for_user), rather than a round trip more to read the user first.
+            unindexed = [] if stored_user is UNKNOWN else unindex(stored_user, session_digest)
             send(("DEL", session_key_name(session_digest)), *unindexed, wait=True)
         else:
             delete_by_digest(session_id(session_key))

@@ -1,30 +1,27 @@
 """The native Redis engine on a Redis Cluster (3 primaries, 3 replicas on loopback), as on
 ElastiCache Serverless: keys spread over the shards, one slot per script, the index beside the
-session, round trips counted on the servers, SCAN on every primary, failovers without a logout.
+session, round trips counted, SCAN on every primary, races, the CLUSTER setting.
 
-The contract tests (tests/accounts, the operator, admin, view and command tests) run on the
-cluster through the ``redis-cluster`` engine of tests/conftest.py; this file keeps what differs.
+The contract (test_contract.py) and the operator, admin, view and command tests run on the
+cluster as the ``redis-cluster`` engine (helpers.ENGINES); this file keeps what differs. The
+demo's HTTP round trips and failovers: tests/sessiondemo/test_redis_cluster.py.
 """
 
 import hashlib
-import json
-import logging
-import time
 
 import pytest
 from django.core.checks import run_checks
-from django.test import Client
 
 from harness.race import lost_updates, resurrections
-from harness.redis import Recorder, redis_cluster, wait_until
+from harness.redis import Recorder
 from session_engines.backends import redis as engine
 from session_engines.backends.redis import SessionStore
 from session_engines.exceptions import SessionStoreUnavailable
 from session_engines.operators import get_operator
-from tests.conftest import use_redis_cluster
+from tests.session_engines.helpers import use_redis_cluster
 
-ALICE = {"userInfo": {"userId": "alice", "userNm": "Alice Kim"}}
-BOB = {"userInfo": {"userId": "bob", "userNm": "Bob"}}
+ALICE = {"_auth_user_id": "alice"}
+BOB = {"_auth_user_id": "bob"}
 
 
 def sha(text):
@@ -33,6 +30,7 @@ def sha(text):
 
 @pytest.fixture
 def on_cluster(settings, redis_cluster, db):
+    settings.SESSION_ENGINE = "session_engines.backends.redis"
     use_redis_cluster(settings, redis_cluster)
     return redis_cluster
 
@@ -91,7 +89,7 @@ class Seen:
 def warm_up():
     """Each node learns the scripts, and the client its connections, outside the counts."""
     for n in range(12):
-        session = new_session({"userInfo": {"userId": f"warm{n}"}})
+        session = new_session({"_auth_user_id": f"warm{n}"})
         session["n"] = n
         session.save()
 
@@ -166,25 +164,6 @@ def test_a_user_change_leaves_the_old_index_once_the_write_stands(on_cluster, mo
     changed = seen(become_bob)
     assert changed.round_trips == 2  # the compare-and-set + the new index, then the old index
     assert index("alice") == set() and index("bob") == {sha(session.session_key)}
-
-
-def test_the_http_api_on_a_cluster(on_cluster, monkeypatch):
-    """The seed's API, per request, as the README's cluster table shows it."""
-    client = Client(headers={"X-Forwarded-Proto": "https"})
-
-    def login(user_id):
-        body = json.dumps({"userId": user_id, "userNm": user_id.title()})
-        assert client.post("/login", body, content_type="application/json").status_code == 200
-
-    login("warm")
-    client.post("/logout")
-    warm_up()
-    seen = Seen(on_cluster, monkeypatch)
-    assert seen(lambda: login("alice")).round_trips == 1
-    assert seen(lambda: client.get("/session")).round_trips == 1
-    assert seen(lambda: login("alice")).round_trips == 3  # load, create, delete the old key
-    assert seen(lambda: client.post("/logout")).round_trips == 2  # load, delete
-    assert index("alice") == set()
 
 
 def test_the_index_heals_itself(on_cluster):
@@ -273,72 +252,6 @@ def test_simultaneous_saves_lose_nothing_on_a_cluster(on_cluster):
 
 def test_a_save_racing_a_delete_never_resurrects_on_a_cluster(on_cluster):
     assert resurrections(SessionStore, pairs=100) == 0
-
-
-# --- Failover -----------------------------------------------------------------------------------
-
-
-def users_logged_in(n):
-    clients = []
-    for i in range(n):
-        client = Client(headers={"X-Forwarded-Proto": "https"})
-        body = json.dumps({"userId": f"user{i}", "userNm": f"User {i}"})
-        assert client.post("/login", body, content_type="application/json").status_code == 200
-        clients.append(client)
-    return clients
-
-
-def served_until_recovered(clients, seconds=20):
-    """Ask for every client's session until all answer 200: only 503s meanwhile."""
-    started, statuses = time.monotonic(), set()
-    while True:
-        responses = [client.get("/session") for client in clients]
-        statuses |= {r.status_code for r in responses}
-        if all(r.status_code == 200 for r in responses):
-            return statuses, time.monotonic() - started
-        assert statuses <= {200, 503}, statuses  # never a 500
-        assert time.monotonic() - started < seconds, "no recovery"
-        time.sleep(0.1)
-
-
-def test_a_manual_failover_keeps_every_session(on_cluster, settings):
-    settings.SESSION_REDIS = {**settings.SESSION_REDIS, "WAIT_REPLICAS": 1, "WAIT_TIMEOUT_MS": 500}
-    clients = users_logged_in(12)
-    primary = on_cluster.primaries()[0]
-    replica = on_cluster.replica_of(primary)
-    replica.client().execute_command("CLUSTER", "FAILOVER")
-    wait_until(lambda: on_cluster.replica_of(replica) is primary)
-    statuses, _ = served_until_recovered(clients)
-    for n, client in enumerate(clients):  # no logout: every session as written
-        assert client.get("/session").json() == {"userId": f"user{n}", "userNm": f"User {n}"}
-    # MOVED followed: writes reach the new primary.
-    body = json.dumps({"name": "t", "value": "1"})
-    assert client.post("/prefs", body, content_type="application/json").status_code == 200
-    on_cluster.wait_healthy()
-
-
-def test_a_killed_primary_means_503s_then_recovery_and_no_logout(settings, db, caplog):
-    """A primary dies (kill -9): its slots answer 503 until its replica is promoted."""
-    with redis_cluster() as cluster:
-        use_redis_cluster(settings, cluster, WAIT_REPLICAS=1, WAIT_TIMEOUT_MS=500)
-        clients = users_logged_in(15)
-        victim = cluster.primaries()[0]
-        replica = cluster.replica_of(victim)
-        victim.kill()
-        with caplog.at_level(logging.ERROR, logger="session_engines"):
-            statuses, took = served_until_recovered(clients)
-        print(f"recovered after {took:.1f}s; statuses seen: {sorted(statuses)}")
-        assert 503 in statuses  # the dead shard's sessions waited, they were not dropped
-        wait_until(lambda: replica in cluster.primaries())
-        for n, client in enumerate(clients):
-            assert client.get("/session").json() == {"userId": f"user{n}", "userNm": f"User {n}"}
-        # The promoted replica has no replica of its own: a write there is refused, not left
-        # unreplicated; other shards still take writes.
-        statuses = set()
-        for client in clients:
-            body = json.dumps({"name": "t", "value": "1"})
-            statuses.add(client.post("/prefs", body, content_type="application/json").status_code)
-        assert statuses == {200, 503}
 
 
 def test_an_unreachable_cluster_is_unavailable_not_empty(settings, db):
