@@ -222,7 +222,7 @@ def test_serverless_refuses_the_cache_engine(template):
 def test_redis_cluster_env_makes_the_native_engine_a_cluster_client(monkeypatch):
     """REDIS_CLUSTER=1, as the task gets it with RedisMode serverless: the settings the engine
     then reads (its own URL and cluster client; django-redis cannot do cluster mode)."""
-    from tests.session_engines.test_redis_failover import base_settings
+    from tests.sessiondemo.test_redis_failover import base_settings
 
     url = "rediss://sessiondemo:t0ken@sessions.serverless.example:6379/0"
     probe = base_settings(monkeypatch, REDIS_URL=url, REDIS_CLUSTER="1")
