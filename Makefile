@@ -7,10 +7,11 @@ PORT ?= 8000
 TEST_PACKAGES = redis-server:redis-server redis-sentinel:redis-sentinel haproxy:haproxy nodejs:node npm:npm
 # The HA environment: a throwaway PostgreSQL (binaries off PATH), headless Chromium.
 TEST_PACKAGES += chromium:chromium postgresql:/usr/lib/postgresql/*/bin/initdb
-# The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests.
+# The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests
+# of the app's suite and of the demo's.
 COMPAT_VENV ?= .venv-compat
 COMPAT_PY = $(COMPAT_VENV)/bin/python
-COMPAT_TESTS ?= tests/session_engines/dynamodb tests/accounts -k dynamodb
+COMPAT_TESTS ?= -k dynamodb
 
 PY = $(VENV)/bin/python
 
@@ -53,9 +54,15 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Two suites, two settings: the reusable app's (tests/session_engines, on its own settings by its
+# pytest.ini), then the demo's (pyproject.toml's settings; it leaves tests/session_engines out),
+# then the compatibility run. Each runs whatever the others did; any failure fails the target.
 test: venv system-packages node-modules lint
-	$(PY) -m pytest $(PYTEST_ARGS)
-	$(MAKE) test-compat
+	@status=0; \
+	$(PY) -m pytest tests/session_engines $(PYTEST_ARGS) || status=1; \
+	$(PY) -m pytest $(PYTEST_ARGS) || status=1; \
+	$(MAKE) test-compat || status=1; \
+	exit $$status
 
 $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-compat.txt
 	python313=$$(VENV=$(VENV) scripts/find-python 3.13) && $$python313 -m venv $(COMPAT_VENV)
@@ -65,11 +72,14 @@ $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-co
 	touch $@
 
 test-compat: $(COMPAT_VENV)/.installed node-modules
-	$(COMPAT_PY) -m pytest -q $(COMPAT_TESTS)
+	$(COMPAT_PY) -m pytest -q tests/session_engines $(COMPAT_TESTS)
+	$(COMPAT_PY) -m pytest -q tests/accounts $(COMPAT_TESTS)
 
-# N gunicorn instances behind HAProxy, every engine x LB mode x fault: HA_ARGS="--users 20"
+# N gunicorn instances behind HAProxy, every engine x LB mode x fault: HA_ARGS="--users 20";
+# then the concurrent-requests table (make ha-concurrency).
 ha-demo: venv system-packages
 	$(PY) -m harness.ha $(HA_ARGS)
+	$(PY) -m harness.concurrency $(CONCURRENCY_ARGS)
 
 # Parallel updates of one session through HAProxy round-robin, updates lost per engine:
 # CONCURRENCY_ARGS="--sessions 20 --parallel 8 --rounds 50"

@@ -111,12 +111,13 @@ class LoadBalancer:
             raise RuntimeError(f"haproxy: {answer}")
 
     def wait_for(self, name, predicate, *, timeout=15.0, what="state"):
-        deadline, server = time.monotonic() + timeout, None
+        deadline = time.monotonic() + timeout
+        server = None
         while time.monotonic() < deadline:
             try:
                 server = self.servers()[name]
             except (FileNotFoundError, ConnectionRefusedError):
-                pass  # HAProxy listens on its port a moment before its admin socket exists
+                pass  # the port is open before the admin socket exists: not up yet
             else:
                 if predicate(server):
                     return

@@ -1,7 +1,7 @@
-"""Shared fixtures: real servers started per test session, and the engine parametrisation.
+"""The demo's fixtures: real servers started per test session, and the engine parametrisation.
 
-Like django-redis's tests: every test that takes ``engine`` runs once per settings module,
-so a new engine inherits the whole suite by adding its name to ENGINES.
+Every demo test that takes ``engine`` runs once per settings module of sessiondemo. The reusable
+app's suite (tests/session_engines) has its own settings and fixtures, and never reads these.
 """
 
 import importlib
@@ -77,41 +77,3 @@ def engine(request, settings, db):
 def client():
     """The test client as the ALB calls us: over HTTPS, said by X-Forwarded-Proto."""
     return Client(headers={"X-Forwarded-Proto": "https"})
-
-
-def use_redis(settings, url):
-    """Point the ``sessions`` cache (and so both Redis engines) at the Redis server at ``url``."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "sessions": {**settings.CACHES["sessions"], "LOCATION": url},
-    }
-
-
-@pytest.fixture
-def native_redis(settings, redis_url, db):
-    """The native Redis engine on the test session's redis-server, emptied; yields a client."""
-    from django_redis import get_redis_connection
-
-    settings.SESSION_ENGINE = "session_engines.backends.redis"
-    use_redis(settings, redis_url)
-    client = get_redis_connection("sessions")
-    client.flushdb()
-    return client
-
-
-@pytest.fixture(autouse=True)
-def seed_user_path_for_the_apps_older_tests(request):
-    """Keep SESSION_USER_ID_PATH/SESSION_USER_NAME_PATH at the seed's UserInfo for the tests
-    of tests/session_engines that still sign in with the seed's /login.
-
-    The demo follows django.contrib.auth (``_auth_user_id``) and sets neither. The app's
-    suite moves to its own settings and real users (branch ``contract``): delete this
-    fixture when it lands.
-    """
-    if "tests/session_engines/" not in request.node.nodeid:
-        yield
-        return
-    settings = request.getfixturevalue("settings")
-    settings.SESSION_USER_ID_PATH = "userInfo.userId"
-    settings.SESSION_USER_NAME_PATH = "userInfo.userNm"
-    yield

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.conftest import ENGINES
+from tests.deploy import settings_modules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def manage(*args, **env):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("module", ENGINES)
+@pytest.mark.parametrize("module", settings_modules())
 def test_manage_check_is_clean(module):
     result = manage("check", f"--settings=sessiondemo.settings.{module}")
     assert result.returncode == 0, result.stderr

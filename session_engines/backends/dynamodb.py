@@ -25,8 +25,6 @@ Configuration: the ``SESSION_DYNAMODB`` dict, read at use time (``options()``), 
 """
 
 import logging
-import os
-import threading
 import time
 import zlib
 from typing import TYPE_CHECKING, Any
@@ -37,6 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError
 
+from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable, SessionTooLarge
 from ..ids import session_id
 from ..users import user_id_of
@@ -85,9 +84,7 @@ def table_name() -> str:
     return options()["TABLE_NAME"]
 
 
-# (pid, region, endpoint, config) -> client: one per process, made after fork
-_clients: dict[tuple[int, str | None, str | None, str], "DynamoDBClient"] = {}
-_clients_lock = threading.Lock()
+_clients = Clients()  # one per process, made after fork
 
 
 def client_config(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -100,21 +97,15 @@ def client_config(overrides: dict[str, Any]) -> dict[str, Any]:
 def get_client() -> "DynamoDBClient":
     opts = options()
     config = client_config(opts["CLIENT_CONFIG"])
-    key = (os.getpid(), opts["REGION_NAME"], opts["ENDPOINT_URL"], repr(sorted(config.items())))
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            for stale in [k for k in _clients if k[0] != key[0]]:
-                del _clients[stale]  # inherited from the parent process: never shared
-            if key not in _clients:
-                _clients[key] = boto3.session.Session().client(
-                    "dynamodb",
-                    region_name=opts["REGION_NAME"],
-                    endpoint_url=opts["ENDPOINT_URL"],
-                    config=Config(**config),
-                )
-            client = _clients[key]
-    return client
+    return _clients.get_or_make(
+        (opts["REGION_NAME"], opts["ENDPOINT_URL"], repr(sorted(config.items()))),
+        lambda: boto3.session.Session().client(
+            "dynamodb",
+            region_name=opts["REGION_NAME"],
+            endpoint_url=opts["ENDPOINT_URL"],
+            config=Config(**config),
+        ),
+    )
 
 
 def key_of(session_key):

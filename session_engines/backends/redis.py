@@ -31,8 +31,6 @@ middleware answers 503), never an empty session.
 
 import hashlib
 import logging
-import os
-import threading
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -45,6 +43,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ReadOnlyError, RedisError
 from redis.retry import Retry
 
+from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable
 from ..ids import digest, session_id
 from ..users import user_id_of
@@ -86,22 +85,13 @@ def connection():
     return cache_client(opts["CACHE_ALIAS"])
 
 
-# (pid, url, options) -> client: one per process, made after fork
-_clients: dict[tuple, Redis] = {}
-_clients_lock = threading.Lock()
+_clients = Clients()  # one per process and configuration, made after fork
 
 
 def own_client(url, kwargs):
-    key = (os.getpid(), url, repr(sorted(kwargs.items())))
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            for stale in [k for k in _clients if k[0] != key[0]]:
-                del _clients[stale]  # inherited from the parent process: never shared
-            if key not in _clients:
-                _clients[key] = Redis.from_url(url, **kwargs)
-            client = _clients[key]
-    return client
+    return _clients.get_or_make(
+        (url, repr(sorted(kwargs.items()))), lambda: Redis.from_url(url, **kwargs)
+    )
 
 
 def cache_client(alias):

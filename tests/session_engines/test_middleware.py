@@ -5,34 +5,23 @@ from django.test import Client
 
 from harness.servers import free_port
 
+from .helpers import assert_503, use_redis
+
 
 @pytest.fixture(params=["session_engines.backends.cache", "session_engines.backends.redis"])
 def redis_down(request, settings, db):
     settings.SESSION_ENGINE = request.param
     settings.SESSION_CACHE_ALIAS = "sessions"
-    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    settings.CACHES = {
-        **settings.CACHES,
-        "sessions": {**settings.CACHES["sessions"], "LOCATION": url},
-    }
-
-
-def assert_503(response):
-    assert response.status_code == 503
-    assert response["Retry-After"] == "2"
-    assert "unavailable" in response.json()["error"]
-    assert not response.cookies
+    use_redis(settings, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
 
 
 def test_save_failure_is_503(redis_down, client):
-    assert_503(
-        client.post("/login", {"userId": "a", "userNm": "A"}, content_type="application/json")
-    )
+    assert_503(client.post("/remember"))
 
 
 def test_load_failure_is_503(redis_down, client):
     client.cookies["sessionid"] = "a" * 32
-    assert_503(client.get("/session"))
+    assert_503(client.get("/whoami"))
 
 
 def reads_the_session_first(get_response):
@@ -49,7 +38,7 @@ def reads_the_session_first(get_response):
 def test_a_load_failure_outside_the_view_is_503_too(redis_down, settings, where):
     # Django turns an error outside a view into a 500 before our middleware sees it (and the
     # test client would re-raise it: ask it not to, as a real server does not).
-    client = Client(raise_request_exception=False, headers={"X-Forwarded-Proto": "https"})
+    client = Client(raise_request_exception=False)
     client.cookies["sessionid"] = "a" * 32
     if where == "csrf-in-session":
         settings.CSRF_USE_SESSIONS = True  # CsrfViewMiddleware reads the session in process_view
@@ -61,5 +50,5 @@ def test_a_load_failure_outside_the_view_is_503_too(redis_down, settings, where)
             f"{__name__}.reads_the_session_first",
             *settings.MIDDLEWARE[index + 1 :],
         ]
-        response = client.get("/session")
+        response = client.get("/whoami")
     assert_503(response)

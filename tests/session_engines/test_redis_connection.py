@@ -13,6 +13,7 @@ from django.conf import settings as django_settings
 
 from harness.redis import Recorder, redis_node
 from harness.servers import free_port
+from session_engines import clients
 from session_engines.backends import redis as engine
 from session_engines.backends.redis import SessionStore
 from session_engines.exceptions import SessionStoreUnavailable
@@ -20,7 +21,7 @@ from session_engines.ids import session_id
 from session_engines.operators.redis import RedisOperator
 
 SOURCES = ["django-redis", "django-rediscache", "url"]
-ALICE = {"userInfo": {"userId": "alice", "userNm": "Alice Kim"}}
+ALICE = {"_auth_user_id": "alice"}  # where django.contrib.auth keeps the user id
 
 
 def use_source(settings, source, url):
@@ -182,7 +183,7 @@ def test_the_url_client_is_made_on_first_use_once_per_process_and_options(
     assert with_kwargs is not client
     assert with_kwargs.connection_pool.connection_kwargs["socket_timeout"] == 3
     parent = os.getpid()
-    monkeypatch.setattr(engine.os, "getpid", lambda: parent + 1)
+    monkeypatch.setattr(clients.os, "getpid", lambda: parent + 1)
     assert engine.connection() is not with_kwargs  # a forked worker (another pid)
     assert all(key[0] == parent + 1 for key in engine._clients)  # the parent's are dropped
 

@@ -9,16 +9,18 @@ from session_engines import views
 from session_engines.exceptions import SessionStoreUnavailable
 from session_engines.ids import session_id
 
-from .test_middleware import assert_503
-from .test_operators import (
+from .helpers import (
     INDEXED_ENGINES,
     NOBODY,
     OPERATOR_ENGINES,
     UNINDEXED_ENGINES,
+    assert_503,
     engines,
     ids_of,
     key_of,
     log_in_several,
+    sign_in,
+    user_id,
     user_info,
 )
 
@@ -32,7 +34,7 @@ def test_sessions_lists_the_callers_own_marking_the_current_one(engine):
     response = phone.get("/sessions")
     assert response.status_code == 200
     body = response.json()
-    assert body["user"] == "alice"
+    assert body["user"] == user_id("alice")
     assert {s["id"] for s in body["sessions"]} == ids_of([phone, laptop])
     assert [s["id"] for s in body["sessions"] if s["current"]] == [session_id(key_of(phone))]
     assert all(s["size"] > 0 and s["expires"] for s in body["sessions"])
@@ -46,11 +48,11 @@ def test_logout_everywhere_ends_every_session_of_the_caller_only(engine):
     phone, laptop = logged_in["alice"]
     response = phone.post("/logout-everywhere", content_type=JSON)
     assert response.status_code == 200
-    assert response.json() == {"user": "alice", "ended": 2}
+    assert response.json() == {"user": user_id("alice"), "ended": 2}
     assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""  # the cookie goes
     assert user_info(laptop) == NOBODY
     assert phone.get("/sessions").status_code == 401
-    assert user_info(logged_in["bob"][0])["userId"] == "bob"
+    assert user_info(logged_in["bob"][0])["userId"] == user_id("bob")
     assert len(logged_in["bob"][0].get("/sessions").json()["sessions"]) == 1
 
 
@@ -61,8 +63,8 @@ def test_without_an_index_both_are_501_and_change_nothing(engine):
     for response in (phone.get("/sessions"), phone.post("/logout-everywhere", content_type=JSON)):
         assert response.status_code == 501
         assert "no per-user index" in response.json()["error"]
-    assert user_info(phone)["userId"] == "alice"
-    assert user_info(laptop)["userId"] == "alice"
+    assert user_info(phone)["userId"] == user_id("alice")
+    assert user_info(laptop)["userId"] == user_id("alice")
 
 
 @engines(OPERATOR_ENGINES)
@@ -83,8 +85,8 @@ def test_logout_everywhere_needs_a_json_request(engine):
         response = phone.post("/logout-everywhere", "", content_type=content_type)
         assert response.status_code == 415
         assert "application/json" in response.json()["error"]
-    assert user_info(phone)["userId"] == "alice"
-    assert user_info(laptop)["userId"] == "alice"
+    assert user_info(phone)["userId"] == user_id("alice")
+    assert user_info(laptop)["userId"] == user_id("alice")
 
 
 @engines(["db"])
@@ -95,7 +97,7 @@ def test_wrong_methods_are_405(engine):
     assert response.status_code == 405 and response["Allow"] == "GET"
     response = alice.get("/logout-everywhere")
     assert response.status_code == 405 and response["Allow"] == "POST"
-    assert user_info(alice)["userId"] == "alice"
+    assert user_info(alice)["userId"] == user_id("alice")
 
 
 @engines(["db"])
@@ -114,7 +116,7 @@ def test_store_outage_is_503(engine, monkeypatch):
     assert_503(alice.get("/sessions"))
     assert_503(alice.post("/logout-everywhere", content_type=JSON))
     monkeypatch.undo()
-    assert user_info(alice)["userId"] == "alice"
+    assert user_info(alice)["userId"] == user_id("alice")
 
 
 def test_session_engines_imports_no_project_app():
@@ -134,7 +136,7 @@ def test_session_engines_imports_no_project_app():
 
 def test_an_engine_without_an_operator_is_501(db, client, settings):
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
-    client.post("/login", {"userId": "alice", "userNm": "A"}, content_type=JSON)
+    sign_in(client, "alice")
     response = client.get("/sessions")
     assert response.status_code == 501
     assert "No session operator" in response.json()["error"]

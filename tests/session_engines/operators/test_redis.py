@@ -13,7 +13,7 @@ from session_engines.operators.redis import RedisOperator
 def session_of(user_id, **extra):
     session = SessionStore()
     if user_id is not None:
-        session["userInfo"] = {"userId": user_id, "userNm": user_id.title()}
+        session["_auth_user_id"] = user_id
     session.update(extra)
     session.save()
     return session
@@ -49,7 +49,7 @@ def test_records_are_decoded_and_carry_no_raw_key(native_redis):
     session = session_of("alice", cart=[1, 2])
     record = RedisOperator().get(session_id(session.session_key))
     assert record.user_id == "alice"
-    assert record.data == {"userInfo": {"userId": "alice", "userNm": "Alice"}, "cart": [1, 2]}
+    assert record.data == {"_auth_user_id": "alice", "cart": [1, 2]}
     assert record.expires is not None and record.size > 0
     assert session.session_key not in repr(record) + repr(record.data) + record.id
     assert RedisOperator().get("not-a-digest") is None
@@ -85,7 +85,7 @@ def test_for_user_prunes_stale_members(native_redis):
     moved = session_of("alice")
     native_redis.set(  # rewritten for another user by something that bypassed the engine
         engine.session_key_name(session_id(moved.session_key)),
-        "1|" + engine.pack(SessionStore().encode({"userInfo": {"userId": "bob"}}), "bob"),
+        "1|" + engine.pack(SessionStore().encode({"_auth_user_id": "bob"}), "bob"),
     )
     assert [r.id for r in RedisOperator().for_user("alice")] == [session_id(kept.session_key)]
     members = {m.decode() for m in native_redis.zrange(engine.user_index_name("alice"), 0, -1)}

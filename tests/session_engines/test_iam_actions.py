@@ -8,9 +8,10 @@ from django.core.management import call_command
 from harness.dynamodb import iam_actions
 from session_engines.backends.dynamodb import SessionStore
 from session_engines.operators.dynamodb import DynamoDBOperator
-from tests.session_engines.dynamodb.conftest import create_plain_table
 
-README = Path(__file__).resolve().parents[3] / "session_engines" / "README.md"
+from .helpers import create_plain_table
+
+README = Path(__file__).resolve().parents[2] / "session_engines" / "README.md"
 
 
 def readme_actions():
@@ -23,7 +24,7 @@ def test_the_readme_lists_every_action_called_and_no_other(table, api_calls):
     call_command("createsessiontable", "--delay=0.05")
     call_command("createsessiontable", "--check")
     store = SessionStore()
-    store["userInfo"] = {"userId": "alice", "userNm": "Alice"}
+    store["_auth_user_id"] = "alice"
     store.save()
     store = SessionStore(store.session_key)
     store.load()

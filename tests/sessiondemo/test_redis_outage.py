@@ -8,8 +8,7 @@ from django.conf import settings as django_settings
 
 from harness.redis import redis_node
 from harness.servers import free_port
-from tests.conftest import use_redis
-from tests.session_engines.test_middleware import assert_503
+from tests.session_engines.helpers import assert_503, use_redis
 
 REDIS_ENGINES = ["cache", "redis"]
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}

@@ -15,7 +15,7 @@ from session_engines.operators.dynamodb import DynamoDBOperator
 def session_of(user_id, **extra):
     store = SessionStore()
     if user_id is not None:
-        store["userInfo"] = {"userId": user_id, "userNm": user_id.title()}
+        store["_auth_user_id"] = user_id
     store.update(extra)
     store.save()
     return store.session_key
@@ -54,7 +54,7 @@ def test_listing_more_than_a_page_returns_each_live_session_once(operator):
     assert sorted(record.id for record in seen) == sorted(map(session_id, keys))
     record = next(record for record in seen if record.data.get("n") == 7)
     assert record.user_id == "user3"
-    assert record.data["userInfo"] == {"userId": "user3", "userNm": "User3"}
+    assert record.data["_auth_user_id"] == "user3"
     assert record.size > 0
     assert record.expires > datetime.now(UTC)
     everything = repr(seen) + repr([record.data for record in seen]) + repr(cursor)
@@ -70,7 +70,7 @@ def test_a_bad_cursor_is_refused(operator):
 def test_get_and_delete_one_by_its_id(operator):
     key = session_of("alice")
     record = operator.get(session_id(key))
-    assert record.user_id == "alice" and record.data["userInfo"]["userId"] == "alice"
+    assert record.user_id == "alice" and record.data["_auth_user_id"] == "alice"
     assert operator.get(key) is None  # a raw key is not an id
     assert operator.delete(session_id(key)) is True
     assert operator.delete(session_id(key)) is False
@@ -97,7 +97,7 @@ def test_one_users_sessions_and_log_out_everywhere(operator, api_calls):
     assert operator.delete_for_user("alice") == 3
     assert operator.for_user("alice") == []
     assert all(SessionStore(key).load() == {} for key in alice)
-    assert SessionStore(bob).load()["userInfo"]["userId"] == "bob"
+    assert SessionStore(bob).load()["_auth_user_id"] == "bob"
     assert SessionStore(anonymous).load() == {"cart": [1]}
     assert operator.delete_for_user("nobody") == 0
 
@@ -105,10 +105,10 @@ def test_one_users_sessions_and_log_out_everywhere(operator, api_calls):
 def test_a_session_that_changed_user_is_not_ended_for_the_old_one(operator, monkeypatch):
     key = session_of("alice")
     store = SessionStore(key)
-    store["userInfo"] = {"userId": "bob", "userNm": "Bob"}
+    store["_auth_user_id"] = "bob"
     store.save()
     # The index lags the table in AWS: it may still name alice for this session.
     monkeypatch.setattr(DynamoDBOperator, "user_ids", lambda self, user_id: [session_id(key)])
     assert operator.for_user("alice") == []
     assert operator.delete_for_user("alice") == 0
-    assert SessionStore(key).load()["userInfo"]["userId"] == "bob"
+    assert SessionStore(key).load()["_auth_user_id"] == "bob"

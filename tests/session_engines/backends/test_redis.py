@@ -1,23 +1,25 @@
-"""The native_redis Redis engine: Django's session contract (sync and async), one round trip per
-operation (counted by the server, with MONITOR), hashed keys, and the per-user index."""
+"""The native Redis engine: its layout at rest (TTL, the per-user index), one round trip per
+operation (counted by the server, with MONITOR) beside Django's cache engine, and WAIT.
+
+Django's contract and ours (no write on load, no resurrection, hashed keys) are test_contract.py's.
+"""
 
 import hashlib
-import logging
 import time
+from importlib import import_module
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
-from django.contrib.sessions.backends.base import CreateError, UpdateError
 
 from harness.redis import Recorder, redis_node, replicate
 from session_engines.backends import redis as engine
 from session_engines.backends.redis import SessionStore
 from session_engines.exceptions import SessionStoreUnavailable
-from tests.conftest import use_redis
 
-ALICE = {"userInfo": {"userId": "alice", "userNm": "Alice Kim"}}
-BOB = {"userInfo": {"userId": "bob", "userNm": "Bob"}}
+from ..helpers import engines, use_redis
+
+ALICE = {"_auth_user_id": "alice"}
+BOB = {"_auth_user_id": "bob"}
 
 
 def sha(text):
@@ -32,67 +34,29 @@ def index(client, user_id):
     return {m.decode() for m in client.zrange(engine.user_index_name(user_id), 0, -1)}
 
 
-def new_session(data=None):
-    session = SessionStore()
+def new_session(data=None, store_class=SessionStore):
+    session = store_class()
     session.update(data or {"a": 1})
     session.save()
     return session
 
 
-# --- Django's contract ------------------------------------------------------------------------
+# --- Layout and round trips --------------------------------------------------------------------
 
 
-def test_save_and_load(native_redis):
-    session = new_session({"a": 1, "nested": {"b": [1, 2]}})
-    assert SessionStore(session.session_key).load() == {"a": 1, "nested": {"b": [1, 2]}}
-    assert SessionStore().exists(session.session_key)
-
-
-def test_unknown_key_loads_empty_and_writes_nothing(native_redis, redis_url):
-    session = SessionStore("unknownsessionkey1234567890abcdef")
+def test_loading_an_unknown_key_is_one_get(native_redis, redis_url):
     with Recorder(redis_url) as seen:
-        assert session.load() == {}
-    assert session.session_key is None
+        SessionStore("unknownsessionkey1234567890abcdef").load()
     assert seen.names() == ["GET"]
-    assert native_redis.dbsize() == 0
 
 
-def test_expired_session_loads_empty(native_redis):
-    session = new_session()
-    key = f"{engine.options()['KEY_PREFIX']}:{sha(session.session_key)}"
-    native_redis.pexpire(key, 1)
-    time.sleep(0.01)
-    assert SessionStore(session.session_key).load() == {}
-    assert native_redis.dbsize() == 0
-
-
-def test_update_of_a_session_deleted_elsewhere_is_update_error_and_no_resurrection(native_redis):
-    session = new_session()
-    session["b"] = 2
-    SessionStore().delete(session.session_key)
-    with pytest.raises(UpdateError):
-        session.save()
-    assert stored(native_redis, session.session_key) is None
-
-
-def test_key_collision_is_create_error(native_redis):
-    first = new_session({"mine": True})
-    other = SessionStore(first.session_key)
-    other["theirs"] = True
-    with pytest.raises(CreateError):
-        other.save(must_create=True)
-    assert SessionStore(first.session_key).load() == {"mine": True}
-
-
-def test_cycle_key_keeps_data_and_ends_the_old_key(native_redis):
+def test_cycle_key_moves_the_session_in_the_index(native_redis):
     session = new_session(ALICE)
     old = session.session_key
     session.cycle_key()  # nothing written yet: the save writes the new key, then ends the old
-    assert session.session_key != old
     assert stored(native_redis, old) is not None
     session.save()
     assert stored(native_redis, old) is None
-    assert SessionStore(session.session_key).load() == ALICE
     assert index(native_redis, "alice") == {sha(session.session_key)}
 
 
@@ -118,73 +82,11 @@ def test_browser_close_session_lives_for_the_cookie_age(native_redis):
     assert django_settings.SESSION_COOKIE_AGE - 2 <= ttl <= django_settings.SESSION_COOKIE_AGE
 
 
-def test_an_expiry_in_the_past_ends_the_session(native_redis):
-    session = new_session()
-    session.set_expiry(-1)
-    session.save()
-    assert stored(native_redis, session.session_key) is None
-
-
-def test_corrupt_data_is_logged_and_loads_empty(native_redis, caplog):
-    session = new_session()
-    native_redis.set(
-        f"{engine.options()['KEY_PREFIX']}:{sha(session.session_key)}", "not:signed:data"
-    )
-    with caplog.at_level(logging.WARNING, logger="django.security.SuspiciousSession"):
-        assert SessionStore(session.session_key).load() == {}
-    assert "Session data corrupted" in caplog.text
-
-
-def test_the_raw_session_key_is_never_stored(native_redis):
-    sessions = [new_session(ALICE), new_session({"x": 1})]
-    everything = b"".join(key + (native_redis.dump(key) or b"") for key in native_redis.scan_iter())
-    for session in sessions:
-        assert session.session_key.encode() not in everything
-
-
-def test_delete_and_exists(native_redis):
-    session = new_session()
-    key = session.session_key
-    session.delete()
-    assert not SessionStore().exists(key)
-    SessionStore().delete("neverexisted12345678901234567890")  # no error
-
-
 def test_clear_expired_has_nothing_to_do(native_redis, redis_url):
     new_session()
     with Recorder(redis_url) as seen:
         SessionStore.clear_expired()
     assert seen.commands == []
-
-
-def test_async_contract(native_redis):
-    async def scenario():
-        session = SessionStore()
-        await session.aset("a", 1)
-        await session.asave()
-        key = session.session_key
-        assert await SessionStore().aexists(key)
-        loaded = SessionStore(key)
-        assert await loaded.aget("a") == 1
-        await loaded.aset("b", 2)
-        await loaded.asave()
-        await loaded.acycle_key()
-        await loaded.asave()
-        assert not await SessionStore().aexists(key)
-        assert await SessionStore(loaded.session_key).aload() == {"a": 1, "b": 2}
-        assert await SessionStore("unknownsessionkey1234567890abcdef").aload() == {}
-        await SessionStore().adelete(loaded.session_key)
-        with pytest.raises(UpdateError):
-            await loaded.asave()
-        fresh = SessionStore()
-        await fresh.acreate()
-        clash = SessionStore(fresh.session_key)
-        await clash.aset("x", 1)
-        with pytest.raises(CreateError):
-            await clash.asave(must_create=True)
-        await SessionStore.aclear_expired()
-
-    async_to_sync(scenario)()
 
 
 def test_script_cache_lost_after_a_restart_falls_back_to_eval(native_redis, redis_url):
@@ -194,6 +96,75 @@ def test_script_cache_lost_after_a_restart_falls_back_to_eval(native_redis, redi
         session = new_session(BOB)
     assert seen.names() == ["EVALSHA", "EVAL"]
     assert index(native_redis, "bob") == {sha(session.session_key)}
+
+
+# Store operations. The cache-backed engine's are Django's: EXISTS before creating, a GET
+# before every update. The native engine's are one command each.
+STORE_COUNTS = {
+    "cache": {
+        "create": ["EXISTS", "SET"],
+        "load": ["GET"],
+        "modify": ["GET", "SET"],  # SET XX: no GET before it, as Django's engine does
+        "delete": ["DEL"],
+    },
+    "redis": {
+        "create": ["SET"],
+        "load": ["GET"],
+        "modify": ["GET", "EVALSHA"],  # the compare-and-set on the version
+        "delete": ["DEL"],
+    },
+}
+
+
+def recorded(url, action):
+    with Recorder(url) as seen:
+        action()
+    return seen
+
+
+@engines(["cache", "redis"])
+def test_store_round_trips(engine, redis_url):
+    store_class = import_module(django_settings.SESSION_ENGINE).SessionStore
+    expected = STORE_COUNTS[engine]
+    warm = new_session({"warm": "up"}, store_class)  # the pool's connection is set up outside
+    warm["up"] = True
+    warm.save()  # the counts, and the server has learnt the update script
+    sessions = []
+    created = recorded(redis_url, lambda: sessions.append(new_session({"a": 1}, store_class)))
+    key = sessions[0].session_key
+    assert created.names() == expected["create"]
+    assert recorded(redis_url, lambda: store_class(key).load()).names() == expected["load"]
+
+    def modify():
+        session = store_class(key)
+        session["b"] = 2
+        session.save()
+
+    assert recorded(redis_url, modify).names() == expected["modify"]
+
+    def delete():
+        session = store_class(key)
+        session.load()
+        session.delete()
+
+    assert recorded(redis_url, delete).names()[-1:] == expected["delete"]
+
+
+def test_native_writes_are_conditional_and_expire(native_redis, redis_url):
+    session = new_session({"warm": "up"})
+    created = recorded(redis_url, lambda: new_session({"a": 1}))
+    ttl = str(django_settings.SESSION_COOKIE_AGE)
+    assert created.commands[0].endswith(f"NX EX {ttl}")
+
+    def modify():
+        session["b"] = 2
+        session.save()
+
+    modify()  # the server learns the script (EVALSHA, then EVAL once)
+    seen = recorded(redis_url, modify)
+    assert seen.names() == ["EVALSHA"]  # the script compares the version, then SET ... XX
+    (update,) = [command for command in seen.script_commands if command.startswith("SET ")]
+    assert update.endswith(f"XX EX {ttl}")
 
 
 # --- The per-user index -------------------------------------------------------------------------
@@ -236,7 +207,7 @@ def test_changing_or_clearing_the_user_moves_the_session_between_indexes(native_
     assert index(native_redis, "alice") == set()
     assert index(native_redis, "bob") == {sha(session.session_key)}
     reloaded = SessionStore(session.session_key)
-    del reloaded["userInfo"]
+    del reloaded["_auth_user_id"]
     reloaded.save()
     assert index(native_redis, "bob") == set()
     assert engine.unpack(stored(native_redis, session.session_key)).user is None

@@ -11,20 +11,10 @@ import socket
 import pytest
 from botocore.awsrequest import AWSResponse
 from django.conf import settings
-from django.test import Client
 
 from session_engines.backends import dynamodb
-from tests.session_engines.dynamodb.conftest import use_table
 
-ALICE = {"userId": "alice", "userNm": "Alice Kim"}
-
-
-def https_client():
-    return Client(headers={"X-Forwarded-Proto": "https"})
-
-
-def login(client, body=ALICE):
-    return client.post("/login", json.dumps(body), content_type="application/json")
+from ..helpers import assert_503, new_client, sign_in, use_table, user_id, user_info
 
 
 def items():
@@ -36,38 +26,36 @@ NO_TRANSACTIONS = ["TransactWriteItems", "PutItem", "DeleteItem"]
 
 
 def test_each_request_pays_the_fewest_calls(ddb, api_calls):
-    client = https_client()
-    login(client)
+    client = new_client()
+    user_id("bob")  # the users exist
+    sign_in(client, "alice")
     assert api_calls == ["PutItem"]  # a new session: one conditional put
     api_calls.clear()
-    assert client.get("/session").json() == ALICE
+    assert user_info(client) == {"userId": user_id("alice")}
     assert api_calls == ["GetItem"]  # reading it: one get
     api_calls.clear()
-    login(client, {"userId": "alice", "userNm": "Alice K."})
-    # Re-login cycles the key: one transaction puts the new item and deletes the old one.
-    assert api_calls in (["GetItem", "TransactWriteItems"], ["GetItem", *NO_TRANSACTIONS])
+    sign_in(client, "bob")
+    assert api_calls == ["GetItem", "DeleteItem", "PutItem"]  # another user: flushed, a new key
     api_calls.clear()
-    client.post("/logout")
-    assert api_calls == ["DeleteItem"]  # flush() needs no read
+    client.post("/sign-out")
+    assert api_calls == ["GetItem", "DeleteItem"]  # logout() reads the user, then flushes
     api_calls.clear()
     client.cookies[settings.SESSION_COOKIE_NAME] = "madeupsessionkey1234567890abcdef"
-    client.get("/session")
+    client.get("/whoami")
     assert api_calls == ["GetItem"]  # an unknown cookie: one get, nothing written
     assert items() == []
 
 
-def test_a_session_too_large_is_a_json_507_and_nothing_is_written(ddb, settings):
-    settings.ROOT_URLCONF = "tests.session_engines.dynamodb.urls"
-    client = https_client()
-    login(client)
+def test_a_session_too_large_is_a_json_507_and_nothing_is_written(ddb):
+    client = sign_in(new_client(), "alice")
     before = items()
-    response = client.get("/stuff?bytes=600000")
+    response = client.post("/remember?bytes=600000")
     assert response.status_code == 507
     assert response.json() == {"error": "The session is too large to store."}
     assert settings.SESSION_COOKIE_NAME not in response.cookies
     assert items() == before
-    assert client.get("/session").json() == ALICE
-    assert client.get("/stuff?bytes=1000").status_code == 200  # a reasonable size is fine
+    assert user_info(client) == {"userId": user_id("alice")}
+    assert client.post("/remember?bytes=1000").status_code == 200  # a reasonable size is fine
 
 
 class Body:
@@ -109,56 +97,67 @@ def failing(server_table, no_backoff):
         events.unregister(*handler)
 
 
-def assert_503(response):
-    assert response.status_code == 503
-    assert response["Retry-After"] == "2"
-    assert "unavailable" in response.json()["error"]
-    assert not response.cookies
-
-
 @pytest.mark.parametrize(
     "status, code",
-    [(400, "ThrottlingException"), (400, "ProvisionedThroughputExceededException"),
-     (500, "InternalServerError"), (503, "ServiceUnavailable")],
-)  # fmt: skip
+    [
+        (400, "ThrottlingException"),
+        (400, "ProvisionedThroughputExceededException"),
+        (500, "InternalServerError"),
+        (503, "ServiceUnavailable"),
+    ],
+)
 def test_a_read_failing_after_retries_is_503_never_a_logout(failing, status, code):
-    client = https_client()
-    login(client)
+    client = sign_in(new_client(), "alice")
+    user_id("bob")
     before = items()
     attempts = failing("GetItem", status, code)
-    assert_503(client.get("/session"))
+    assert_503(client.get("/whoami"))
     assert attempts == ["GetItem"] * 3  # botocore's standard mode tried three times
-    assert_503(login(client, {"userId": "bob", "userNm": "Bob"}))
+    assert_503(client.post("/sign-in", {"username": "bob"}))
     assert items() == before  # nothing written, nothing deleted
 
 
 def test_a_failing_write_is_503_and_writes_nothing(failing):
     attempts = failing("PutItem", 400, "ThrottlingException")
-    client = https_client()
-    assert_503(login(client))
+    user_id("alice")
+    assert_503(new_client().post("/sign-in", {"username": "alice"}))
     assert attempts == ["PutItem"] * 3
     assert items() == []
 
 
-def test_a_re_login_the_store_refuses_keeps_the_session(failing):
-    # The rotation is one transaction (the new item put, the old one deleted): refused, it
-    # leaves the old session whole, and the user is still signed in.
-    client = https_client()
-    login(client)
+def test_signing_in_over_a_session_rotates_its_key_in_one_transaction(ddb, api_calls):
+    client = new_client()
+    client.post("/remember")  # a visitor's session, before they sign in
+    (before,) = items()
+    api_calls.clear()
+    sign_in(client, "alice")  # login() cycles the key
+    assert api_calls in (["GetItem", "TransactWriteItems"], ["GetItem", *NO_TRANSACTIONS])
+    (after,) = items()  # the new item put, the old one deleted
+    assert after["pk"] != before["pk"] and after["data"] != before["data"]
+
+
+def test_a_rotation_the_store_refuses_keeps_the_session(failing):
+    # The rotation is one transaction (the new item put, the old one deleted): refused, it is a
+    # 503 and leaves the old session whole, still the client's.
+    client = new_client()
+    client.post("/remember")
+    before = items()
+    user_id("alice")
     attempts = failing("TransactWriteItems", 400, "ThrottlingException")
-    assert_503(login(client, {"userId": "alice", "userNm": "Alice K."}))
+    assert_503(client.post("/sign-in", {"username": "alice"}))
     assert attempts == ["TransactWriteItems"] * 3
-    assert client.get("/session").json() == ALICE
+    assert items() == before
+    assert client.post("/remember").status_code == 200  # the old session, found and updated
 
 
 def test_a_missing_table_is_503(server_table, settings):
     settings.SESSION_DYNAMODB = {**settings.SESSION_DYNAMODB, "TABLE_NAME": "no-such-table"}
-    assert_503(login(https_client()))
+    user_id("alice")
+    assert_503(new_client().post("/sign-in", {"username": "alice"}))
 
 
 def test_a_store_that_never_answers_is_503_within_the_timeouts(server_table, settings, no_backoff):
-    client = https_client()
-    login(client)
+    client = sign_in(new_client(), "alice")
     with socket.socket() as silent:  # accepts connections (the backlog) and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
@@ -168,7 +167,7 @@ def test_a_store_that_never_answers_is_503_within_the_timeouts(server_table, set
             "ENDPOINT_URL": f"http://127.0.0.1:{port}",
             "CLIENT_CONFIG": {"connect_timeout": 0.2, "read_timeout": 0.2},
         }
-        assert_503(client.get("/session"))
+        assert_503(client.get("/whoami"))
 
 
 def test_a_store_that_refuses_connections_is_503(server_table, settings, no_backoff):
@@ -176,4 +175,5 @@ def test_a_store_that_refuses_connections_is_503(server_table, settings, no_back
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, never listening: connections are refused
         use_table(settings, endpoint_url=f"http://127.0.0.1:{port}")
-        assert_503(login(https_client()))
+        user_id("alice")
+        assert_503(new_client().post("/sign-in", {"username": "alice"}))

@@ -3,10 +3,11 @@
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
+import boto3
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -15,9 +16,10 @@ from session_engines import dynamodb_table
 from session_engines.backends import dynamodb
 from session_engines.backends.dynamodb import SessionStore
 from session_engines.ids import session_id
-from tests.session_engines.dynamodb.conftest import create_plain_table
 
-ROOT = Path(__file__).resolve().parents[3]
+from .helpers import create_plain_table
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args):
@@ -96,29 +98,31 @@ def test_a_table_with_another_key_schema_is_refused(table):
             run(*args)
 
 
-def test_the_command_exits_non_zero_and_honours_aws_endpoint_url_dynamodb(moto_server_url):
-    # The project's settings, ENDPOINT_URL None: boto3 finds the endpoint in the environment.
-    name = f"sessions-{uuid.uuid4().hex[:12]}"
+def test_the_command_exits_non_zero_and_honours_aws_endpoint_url_dynamodb(
+    moto_server_url, fake_credentials
+):
+    # These settings, ENDPOINT_URL unset: boto3 finds the endpoint in the environment.
     env = {
         **os.environ,
         **FAKE_CREDENTIALS,
         "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url,
-        "SESSION_DYNAMODB_TABLE": name,
-        "DJANGO_SETTINGS_MODULE": "sessiondemo.settings.dynamodb",
+        "DJANGO_SETTINGS_MODULE": "tests.session_engines.settings",
     }
-    env.pop("SESSION_DYNAMODB_ENDPOINT_URL", None)
+    name = settings.SESSION_DYNAMODB["TABLE_NAME"]
 
-    def manage(*args):
-        args = [sys.executable, "manage.py", "createsessiontable", *args]
+    def django_admin(*args):
+        args = [sys.executable, "-m", "django", "createsessiontable", *args]
         return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
-    failed = manage("--check")
+    failed = django_admin("--check")
     assert failed.returncode == 1
     assert f"table {name} does not exist" in failed.stderr
-    created = manage("--delay=0.05")
+    created = django_admin("--delay=0.05")
     assert created.returncode == 0, created.stderr
     assert f"created table {name}" in created.stdout
-    assert manage("--check").returncode == 0
+    assert django_admin("--check").returncode == 0
+    client = boto3.client("dynamodb", endpoint_url=moto_server_url, region_name="us-east-1")
+    client.delete_table(TableName=name)
 
 
 def test_clearsessions_sweeps_expired_sessions(table):
