@@ -1,9 +1,14 @@
-"""UserInfo in the session (the seed's model, under one session key), and named preferences.
+"""UserInfo in the session (the seed's model, under one session key), named preferences, and
+real sign-in with django.contrib.auth.
 
-Only ``request.session`` is used, so any SESSION_ENGINE works unchanged.
+UserInfo is the seed's demo of session state: whatever a client types, unauthenticated, and it
+grants nothing. Who is signed in is django.contrib.auth's (``request.user``). Only
+``request.session`` and django.contrib.auth are used, so any SESSION_ENGINE works unchanged.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+from django.contrib import auth
 
 SESSION_KEY = "userInfo"
 # One flat session key per preference ("prefs:theme"): two requests that set different
@@ -54,3 +59,32 @@ def get_prefs(*, session):
         for key, value in session.items()
         if key.startswith(PREFS_PREFIX)
     }
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+
+
+def sign_in(*, request, credentials):
+    """Return the user the credentials authenticate, logged in under a new key; None if none.
+
+    ``auth.login()`` cycles the session key (and flushes another user's session first).
+    """
+    user = auth.authenticate(request, username=credentials.username, password=credentials.password)
+    if user is not None:
+        auth.login(request, user)
+    return user
+
+
+def sign_out(*, request):
+    """Log the user out: the session is deleted from the store and the cookie cleared."""
+    auth.logout(request)
+
+
+def describe_user(user):
+    """Return {"id", "username"} for a signed-in user, None for an anonymous one."""
+    if not user.is_authenticated:
+        return None
+    return {"id": str(user.pk), "username": user.get_username()}

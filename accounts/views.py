@@ -1,4 +1,9 @@
-"""The seed's JSON API (login, session, logout), preferences, a web page, JSON error pages."""
+"""The seed's JSON API (login, session, logout), preferences, real sign-in (/auth/...), a web
+page, JSON error pages.
+
+The seed's /login is unauthenticated: it stores whatever UserInfo a client sends, and grants
+nothing. Signing in is /auth/login, with django.contrib.auth.
+"""
 
 from dataclasses import asdict
 from functools import wraps
@@ -8,12 +13,20 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
-from . import services
-from .validation import InvalidInput, parse_pref, parse_user_info, read_json_body
+from . import services, throttle
+from .validation import (
+    InvalidInput,
+    parse_credentials,
+    parse_pref,
+    parse_user_info,
+    read_json_body,
+)
+
+THROTTLE_RETRY_AFTER = 2  # seconds, when the throttle's cache is down
 
 
-def error(message, status):
-    return JsonResponse({"error": message}, status=status)
+def error(message, status, **headers):
+    return JsonResponse({"error": message}, status=status, headers=headers)
 
 
 def allow(*methods):
@@ -79,12 +92,64 @@ def prefs(request):
     return JsonResponse(asdict(services.set_pref(session=request.session, pref=pref)))
 
 
+# CSRF as for /login: JSON only, so no cross-site form can sign anyone in (login CSRF).
+@csrf_exempt
+@allow("POST")
+def auth_login(request):
+    """POST {"username", "password"}: sign in with django.contrib.auth, under a new key.
+
+    400/413/415 for a bad body, 401 for wrong credentials, 429 with Retry-After while the
+    username or the client address has too many recent failures (accounts.throttle), 503
+    when the throttle cannot count. Nothing in the session changes unless it succeeds.
+    """
+    try:
+        credentials = parse_credentials(read_json_body(request))
+    except InvalidInput as exc:
+        return error(exc.message, exc.status)
+    scope = {"username": credentials.username, "address": throttle.client_address(request)}
+    try:
+        if wait := throttle.locked_for(**scope):
+            return too_many_failures(wait)
+        user = services.sign_in(request=request, credentials=credentials)
+        if user is None:
+            if wait := throttle.record_failure(**scope):
+                return too_many_failures(wait)
+            return error("Invalid username or password.", 401)
+        throttle.record_success(username=credentials.username)
+    except throttle.ThrottleUnavailable:
+        message = "Sign-in is unavailable. Retry shortly."
+        return error(message, 503, **{"Retry-After": str(THROTTLE_RETRY_AFTER)})
+    return JsonResponse({"user": services.describe_user(user)})
+
+
+def too_many_failures(wait):
+    message = f"Too many failed sign-ins. Retry in {wait} seconds."
+    return error(message, 429, **{"Retry-After": str(wait)})
+
+
+# JSON only as well, so a cross-site form cannot sign a user out (logout CSRF).
+@csrf_exempt
+@allow("POST")
+def auth_logout(request):
+    if request.content_type != "application/json":
+        return error("Content-Type must be application/json.", 415)
+    services.sign_out(request=request)
+    return JsonResponse({"user": None})
+
+
+@allow("GET")
+def auth_me(request):
+    """Who is signed in: {"user": {"id", "username"}}, or {"user": null}."""
+    return JsonResponse({"user": services.describe_user(request.user)})
+
+
 @allow("GET")
 def home(request):
     context = {
         "instance": settings.INSTANCE_ID,
         "engine": settings.SESSION_ENGINE,
         "user_info": services.get_user_info(session=request.session),
+        "signed_in": services.describe_user(request.user),
     }
     return render(request, "accounts/home.html", context)
 

@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +28,8 @@ from .load import run_users
 from .postgres import postgres_server
 from .redis import redis_cluster
 from .servers import free_port, redis_server
+
+DEMO_PASSWORD_VARIABLE = "DEMO_USERS_PASSWORD"  # accounts' createdemousers reads it
 
 # --- Stores: what an engine needs running, and how to prepare it ------------------------------
 # Each yields the instances' env, and may set ``faults``: the store's own faults by name.
@@ -81,29 +84,46 @@ def dynamodb_store():
         }
 
 
+def manage(env, *args):
+    subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+
+
 def migrate(envs):
-    """``manage.py migrate`` once per distinct database (per instance for SQLite files)."""
-    for env in {env["DATABASE_URL"]: env for env in envs}.values():
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=BASE_DIR, env={**os.environ, **env}, check=True,
-        )  # fmt: skip
+    """Migrate the first instance's database and create the demo users in it (createdemousers).
+
+    Every other instance's SQLite file is a copy of it, so every instance knows the same users
+    with the same ids and password hashes (a session's auth hash must verify on any instance);
+    instances sharing one database (PostgreSQL) share them anyway.
+    """
+    first, *others = envs
+    manage(first, "migrate", "--noinput", "-v", "0")
+    manage(first, "createdemousers")
+    for env in others:
+        if env["DATABASE_URL"] != first["DATABASE_URL"]:
+            shutil.copyfile(sqlite_path(first), sqlite_path(env))
+
+
+def sqlite_path(env):
+    return env["DATABASE_URL"].removeprefix("sqlite:///")
 
 
 def create_table(envs):
     create_session_table(envs[0])
-
-
-def nothing(envs):
-    pass
+    migrate(envs)
 
 
 STORES = {
     # name: (context manager yielding the instances' env, preparation given their envs)
     "sqlite": (no_store, migrate),
     "postgres": (postgres_store, migrate),
-    "redis": (redis_store, nothing),
-    "redis_cluster": (redis_cluster_store, nothing),
+    "redis": (redis_store, migrate),
+    "redis_cluster": (redis_cluster_store, migrate),
     "dynamodb": (dynamodb_store, create_table),
 }
 
@@ -143,10 +163,11 @@ MODES = ("rr", "sticky")
 
 
 class Cluster:
-    def __init__(self, *, engine, instances, balancer, store_faults=None):
+    def __init__(self, *, engine, instances, balancer, password, store_faults=None):
         self.engine = engine
         self.instances = instances
         self.balancer = balancer
+        self.password = password  # the demo users' (alice, bob), for POST /auth/login
         self.store_faults = store_faults or {}
 
     @property
@@ -183,7 +204,7 @@ class Cluster:
             self.balancer.wait_up(instance.name)
 
 
-def instance_env(engine, *, name, secret_key, workdir, store_env):
+def instance_env(engine, *, name, secret_key, workdir, store_env, password):
     return {
         "DJANGO_SETTINGS_MODULE": engine.settings,
         "DJANGO_SECRET_KEY": secret_key,  # one per run, shared: every instance signs alike
@@ -192,6 +213,8 @@ def instance_env(engine, *, name, secret_key, workdir, store_env):
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_LOG_LEVEL": "WARNING",
         "INSTANCE_ID": name,
+        "DJANGO_TRUSTED_PROXY_HOPS": "1",  # HAProxy appends the client's address, as the ALB does
+        DEMO_PASSWORD_VARIABLE: password,  # alice's and bob's (createdemousers)
         "DATABASE_URL": f"sqlite:///{workdir / name}.sqlite3",  # the store may override it
         **store_env,
     }
@@ -216,11 +239,17 @@ def cluster(engine, *, sticky=False, instances=2):
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ha-")))
         store_env = stack.enter_context(store())
         secret_key = secrets.token_urlsafe(50)
+        password = secrets.token_urlsafe(16)
         nodes = []
         for slot in range(instances):
             name = f"app{slot + 1}"
             env = instance_env(
-                engine, name=name, secret_key=secret_key, workdir=workdir, store_env=store_env
+                engine,
+                name=name,
+                secret_key=secret_key,
+                workdir=workdir,
+                store_env=store_env,
+                password=password,
             )
             nodes.append(
                 Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
@@ -234,7 +263,13 @@ def cluster(engine, *, sticky=False, instances=2):
             warm_up(node)
         balancer = stack.enter_context(haproxy([(n.name, n.port) for n in nodes], sticky=sticky))
         store_faults = getattr(store_env, "faults", {})
-        yield Cluster(engine=engine, instances=nodes, balancer=balancer, store_faults=store_faults)
+        yield Cluster(
+            engine=engine,
+            instances=nodes,
+            balancer=balancer,
+            password=password,
+            store_faults=store_faults,
+        )
 
 
 # --- Scenarios ----------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ The generated configuration mirrors the ALB's behaviour where it matters here:
 - a connection refused by a dead target is retried on another one (``option redispatch``);
 - sticky mode inserts an ``AWSALB`` cookie with a lifetime, like the ALB's duration-based
   stickiness; a client pinned to a dead target is re-stuck to a healthy one;
+- the client's address is appended to X-Forwarded-For (``option forwardfor``), as the ALB
+  appends it;
 - a deploy deregisters a target first (``maint`` through the admin socket, in-flight requests
   finish), as the ALB's deregistration delay does.
 """
@@ -41,6 +43,8 @@ defaults
     # an instance that has just died (which HAProxy answers by closing the client's
     # connection), so only the requests in flight on a killed instance fail.
     option http-server-close
+    # The client's address appended to X-Forwarded-For, as the ALB does (TRUSTED_PROXY_HOPS=1).
+    option forwardfor
     default-server inter 200ms fastinter 100ms downinter 200ms rise 2 fall 2
 
 frontend web

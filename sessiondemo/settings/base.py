@@ -118,6 +118,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1.0"))
 # Sentinel: REDIS_SENTINELS="host:26379,host:26379,..."; REDIS_URL's host is then the
 # monitored service name (redis://:password@mymaster/0). Empty: REDIS_URL is the server itself.
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "sessiondemo")
 REDIS_SENTINELS = [
     (host, int(port))
     for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS"))
@@ -128,7 +129,7 @@ CACHES = {
     "sessions": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", "sessiondemo"),
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             # django-redis pickles by default; session data must never be unpickled.
@@ -172,7 +173,7 @@ REDIS_CLUSTER = env_bool("REDIS_CLUSTER")
 # its own cluster client on a cluster.
 SESSION_REDIS = {
     "CACHE_ALIAS": "sessions",
-    "KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", "sessiondemo") + ":session",
+    "KEY_PREFIX": REDIS_KEY_PREFIX + ":session",
     # WAIT for this many replicas after each write (0: off); SESSION_REDIS_WAIT_REPLICAS=1 on a
     # Multi-AZ replication group keeps acknowledged sessions through a failover.
     "WAIT_REPLICAS": int(os.environ.get("SESSION_REDIS_WAIT_REPLICAS", "0")),
@@ -244,7 +245,25 @@ LOGGING = {
     "loggers": {"botocore": {"level": "WARNING"}},
 }
 
-# The per-user session index (session_engines) finds the user id here in the session dict.
-SESSION_USER_ID_PATH = "userInfo.userId"
-# ... and the name operators see (admin, `manage.py sessions`) here.
-SESSION_USER_NAME_PATH = "userInfo.userNm"
+# --- Sign-in (accounts: POST /auth/login) ------------------------------------------------------
+# Who a session belongs to is django.contrib.auth's user (``_auth_user_id``, session_engines'
+# default): the per-user index, /sessions and the admin follow it. The seed's UserInfo is
+# unauthenticated demo state and never names an owner.
+#
+# Failed sign-ins are counted in the "throttle" cache (accounts.throttle): one every instance
+# sees. Here the database's (shared with DATABASE_URL on PostgreSQL; on a SQLite file per
+# instance, per instance); the Redis engines' modules put it on their Redis.
+CACHES["throttle"] = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "accounts_throttle",  # made by accounts' migration 0001
+}
+AUTH_THROTTLE = {
+    "CACHE_ALIAS": "throttle",
+    "USERNAME_FAILURES": int(os.environ.get("AUTH_THROTTLE_USERNAME_FAILURES", "5")),
+    "ADDRESS_FAILURES": int(os.environ.get("AUTH_THROTTLE_ADDRESS_FAILURES", "20")),
+    "WINDOW_SECONDS": int(os.environ.get("AUTH_THROTTLE_WINDOW_SECONDS", "300")),
+}
+# How many proxies in front of us append the client's address to X-Forwarded-For (the ALB: 1,
+# HAProxy in the harness: 1). 0 trusts REMOTE_ADDR only; more than there are lets clients
+# choose their address.
+TRUSTED_PROXY_HOPS = int(os.environ.get("DJANGO_TRUSTED_PROXY_HOPS", "0"))

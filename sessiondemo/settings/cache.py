@@ -8,6 +8,13 @@ hashed keys, a per-user index); this one is the design card's original choice.
 """
 
 from .base import *  # noqa: F401,F403
+from .base import CACHES, REDIS_KEY_PREFIX
 
 SESSION_ENGINE = "session_engines.backends.cache"
 SESSION_CACHE_ALIAS = "sessions"
+
+# Failed sign-ins counted on the same Redis, so every instance sees them (accounts.throttle).
+CACHES = {
+    **CACHES,
+    "throttle": {**CACHES["sessions"], "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:throttle"},
+}

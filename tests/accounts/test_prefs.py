@@ -89,7 +89,7 @@ BAD_INPUTS = [
     bad("name-space", {"name": "the me", "value": "dark"}, 400, "only letters, digits"),
     bad("name-colon", {"name": "prefs:x", "value": "dark"}, 400, "only letters, digits"),
     bad("name-not-ascii", {"name": "thème", "value": "dark"}, 400, "only letters, digits"),
-    bad("name-newline", {"name": "theme\n", "value": "dark"}, 400, "only letters, digits"),
+    bad("name-newline", {"name": "theme\n", "value": "dark"}, 400, "control character"),
     # json.loads turns these escapes into lone surrogates, which UTF-8 cannot encode.
     bad("value-surrogate", '{"name": "a", "value": "\\ud800"}', 400, "'value' is not valid"),
     bad("name-surrogate", '{"name": "\\udfff", "value": "b"}', 400, "'name' is not valid"),

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import boto3
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -18,6 +19,8 @@ from tests.deploy.template import load, properties
 
 TABLE = "sessions-from-template"
 ALICE = {"userId": "alice", "userNm": "Alice Kim"}
+PASSWORD = "task-role-test-password"
+SIGN_IN = {"username": "alice", "password": PASSWORD}
 
 
 def table_resource(resource):
@@ -83,12 +86,15 @@ def record_calls(client):
 
 
 def exercise_engine(client):
-    """A session's whole life: the seed's requests through the middleware, the store's own
-    API, and what operators run (clearsessions)."""
+    """A session's whole life: the seed's requests and a real sign-in through the middleware,
+    the store's own API, and what operators run (clearsessions)."""
     from session_engines.backends.dynamodb import SessionStore
 
     assert client.post("/login", ALICE, content_type="application/json").json() == ALICE
     assert client.get("/session").json() == ALICE
+    alice = User.objects.create_user("alice", password=PASSWORD)
+    signed_in = client.post("/auth/login", SIGN_IN, content_type="application/json")
+    assert signed_in.json()["user"]["username"] == "alice"  # under a new key (cycle_key)
     key = client.cookies["sessionid"].value
     assert SessionStore().exists(key)
 
@@ -99,12 +105,12 @@ def exercise_engine(client):
     call_command("clearsessions")  # clear_expired: what a cron or scheduled task runs
     assert not SessionStore().exists(stale.session_key)
 
-    exercise_operator()
+    exercise_operator(str(alice.pk))
     assert client.post("/logout").status_code == 200
     assert not SessionStore().exists(key)
 
 
-def exercise_operator():
+def exercise_operator(user_id):
     """The admin's view of sessions, when this engine has an operator."""
     from session_engines.operators import get_operator
 
@@ -113,13 +119,13 @@ def exercise_operator():
     assert records
     assert operator.get(records[0].id) is not None
     if operator.supports_user_index:
-        assert operator.for_user("alice")
+        assert operator.for_user(user_id)
         operator.delete_for_user("nobody-with-this-id")
     operator.delete("0" * 64)
 
 
 @pytest.fixture
-def recorded_calls(aws, settings, client):
+def recorded_calls(aws, settings, client, db):
     settings.SESSION_ENGINE = "session_engines.backends.dynamodb"
     settings.SESSION_DYNAMODB = {"TABLE_NAME": TABLE, "REGION_NAME": "us-east-1"}
     create_table_from_template(load())

@@ -92,6 +92,7 @@ def test_every_variable_given_to_the_task_is_read_by_the_code(template):
         assert f'"{name}"' in code, f"{name} is set by the template but read nowhere"
     assert set(secrets) == {"DJANGO_SECRET_KEY", "REDIS_URL"}
     assert values["DJANGO_DEBUG"] == "0"
+    assert values["DJANGO_TRUSTED_PROXY_HOPS"] == "1"  # the ALB, the sign-in throttle's address
     # ALLOWED_HOSTS is the ALB's name (and the custom domain when there is one).
     assert "LoadBalancer.DNSName" in str(values["DJANGO_ALLOWED_HOSTS"])
 

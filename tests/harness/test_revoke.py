@@ -1,7 +1,8 @@
 """Log out everywhere, for real: two instances behind HAProxy, one shared store.
 
-A revoked cookie must find no UserInfo on ANY instance, whichever one the load balancer picks,
-whether the user ended their sessions (POST /logout-everywhere) or an operator did
+Real users (createdemousers' alice and bob, signed in with POST /auth/login). A revoked cookie
+must be signed in as no one on ANY instance, whichever one the load balancer picks, whether the
+user ended their sessions (POST /logout-everywhere) or an operator did
 (manage.py sessions revoke --user).
 """
 
@@ -19,36 +20,46 @@ INDEXED_SHARED_STORES = ["dynamodb", "redis", "postgres"]
 TRIES = 6  # round-robin over 2 instances: each gets at least 2 of them
 
 
-def log_in(url, user_id):
+def log_in(url, username, password):
+    """Sign ``username`` in with POST /auth/login; return the session cookie."""
     with requests.Session() as client:
-        body = {"userId": user_id, "userNm": user_id.title()}
-        client.post(f"{url}/login", json=body, timeout=10).raise_for_status()
+        body = {"username": username, "password": password}
+        client.post(f"{url}/auth/login", json=body, timeout=10).raise_for_status()
         return client.cookies["sessionid"]
 
 
+def signed_in_as(response):
+    assert response.status_code == 200
+    user = response.json()["user"]
+    return None if user is None else user["username"]
+
+
 def read_with(url, cookie):
-    """GET /session TRIES times with this exact cookie; (instance, userId) for each answer."""
+    """GET /auth/me TRIES times with this exact cookie; (instance, username) for each answer."""
     answers = []
     for _ in range(TRIES):
-        response = requests.get(f"{url}/session", cookies={"sessionid": cookie}, timeout=10)
-        assert response.status_code == 200
-        answers.append((response.headers["X-Served-By"], response.json()["userId"]))
+        response = requests.get(f"{url}/auth/me", cookies={"sessionid": cookie}, timeout=10)
+        answers.append((response.headers["X-Served-By"], signed_in_as(response)))
     return answers
 
 
 def manage(instance, *args):
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env={**os.environ, **instance.env},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**os.environ, **instance.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("engine", INDEXED_SHARED_STORES)
 def test_revoked_sessions_are_gone_on_every_instance(engine):
     with cluster(engine) as running:
-        url = running.url
-        laptop, phone = log_in(url, "alice"), log_in(url, "alice")
-        bob = log_in(url, "bob")
+        url, password = running.url, running.password
+        laptop, phone = log_in(url, "alice", password), log_in(url, "alice", password)
+        bob = log_in(url, "bob", password)
 
         # Alice sees both her sessions from any instance, the current one marked.
         listing = requests.get(f"{url}/sessions", cookies={"sessionid": phone}, timeout=10).json()
@@ -59,7 +70,7 @@ def test_revoked_sessions_are_gone_on_every_instance(engine):
         ended = requests.post(
             f"{url}/logout-everywhere", json={}, cookies={"sessionid": laptop}, timeout=10
         )
-        assert ended.json() == {"user": "alice", "ended": 2}
+        assert ended.json()["ended"] == 2
         for cookie in (laptop, phone):
             answers = read_with(url, cookie)
             assert {instance for instance, _ in answers} == {"app1", "app2"}
@@ -67,7 +78,8 @@ def test_revoked_sessions_are_gone_on_every_instance(engine):
         assert {user_id for _, user_id in read_with(url, bob)} == {"bob"}  # untouched
 
         # An operator revokes Bob from a shell (any instance's environment will do).
-        result = manage(running.instances[1], "sessions", "revoke", "--user", "bob")
+        bob_id = requests.get(f"{url}/auth/me", cookies={"sessionid": bob}, timeout=10).json()
+        result = manage(running.instances[1], "sessions", "revoke", "--user", bob_id["user"]["id"])
         assert result.returncode == 0, result.stderr
         assert bob not in result.stdout + result.stderr  # never the raw key
         answers = read_with(url, bob)
