@@ -193,6 +193,61 @@ class DynamoDB:
         self.put(session_key, data={"S": "not:signed"})
 
 
+class DjangoDatabase:
+    """Django's own db engine's table (django_session), which holds raw keys."""
+
+    databases = ["default"]
+
+    def start(self, request, settings):
+        pass
+
+    @property
+    def rows(self):
+        from django.contrib.sessions.models import Session
+
+        return Session.objects.all()
+
+    def count(self):
+        return self.rows.count()
+
+    def dump(self):
+        return repr(list(self.rows.values_list()))
+
+    def expire(self, session_key):
+        past = timezone.now() - timedelta(seconds=10)
+        self.rows.filter(session_key=session_key).update(expire_date=past)
+
+    def corrupt(self, session_key):
+        self.rows.filter(session_key=session_key).update(session_data="not:signed")
+
+
+class Migrating:
+    """Both stores of session_engines.backends.migrate: FROM's (old) and TO's (new)."""
+
+    def __init__(self, old_engine, old, new_engine, new):
+        self.old_engine, self.old, self.new_engine, self.new = old_engine, old, new_engine, new
+        self.databases = sorted({*old.databases, *new.databases})
+
+    def start(self, request, settings):
+        self.old.start(request, settings)
+        self.new.start(request, settings)
+        settings.SESSION_MIGRATE = {"FROM": self.old_engine, "TO": self.new_engine}
+
+    def count(self):
+        return self.old.count() + self.new.count()
+
+    def dump(self):
+        return f"{self.old.dump()} {self.new.dump()}"
+
+    def expire(self, session_key):
+        self.old.expire(session_key)
+        self.new.expire(session_key)
+
+    def corrupt(self, session_key):
+        self.old.corrupt(session_key)
+        self.new.corrupt(session_key)
+
+
 # --- The engines -------------------------------------------------------------------------------
 
 
@@ -208,6 +263,9 @@ class Engine:
     compare_and_set: bool = True
     marks: tuple = field(default=())  # names of pytest marks (pytest.ini registers them)
 
+
+DJANGO_DB = "django.contrib.sessions.backends.db"
+REDIS = "session_engines.backends.redis"
 
 # One line per engine: every cross-engine test runs on each.
 ENGINES = {
@@ -225,6 +283,15 @@ ENGINES = {
     "dynamodb": Engine("session_engines.backends.dynamodb", DynamoDB("moto")),
     "dynamodb-moto-server": Engine("session_engines.backends.dynamodb", DynamoDB("moto-server")),
     "dynamodb-dynalite": Engine("session_engines.backends.dynamodb", DynamoDB("dynalite")),
+    # session_engines.backends.migrate, between two stores (SESSION_MIGRATE's FROM and TO).
+    "migrate-db-to-redis": Engine(
+        "session_engines.backends.migrate",
+        Migrating("session_engines.backends.db", Database("default"), REDIS, Redis()),
+    ),
+    "migrate-django-db-to-db": Engine(
+        "session_engines.backends.migrate",
+        Migrating(DJANGO_DB, DjangoDatabase(), "session_engines.backends.db", Database("default")),
+    ),
 }
 
 
