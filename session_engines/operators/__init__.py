@@ -38,6 +38,9 @@ class SessionRecord:
     expires: datetime | None  # aware, UTC
     size: int  # bytes stored
     data: dict = field(default_factory=dict, repr=False)  # decoded session dict
+    # The raw key, only from a store that holds raw keys (Django's engines), for the bulk copy's
+    # lookups; never shown.
+    key: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ class CacheOperator:
                     expires=now + datetime.timedelta(milliseconds=ttl) if ttl >= 0 else None,
                     size=len(value),
                     data=data,
+                    key=None if self.hashed else key[len(self.prefix) :],
                 )
             )
         return records

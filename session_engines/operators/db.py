@@ -39,6 +39,7 @@ class DbOperator:
             expires=row.expire_date,
             size=len(row.session_data.encode()),
             data=data,
+            key=None if self.supports_user_index else row.session_key,
         )
 
     def list(self, *, cursor=None, limit=50):

@@ -16,8 +16,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from session_engines.ids import session_id
+from session_engines.operators import operator_for
 
 # --- The stores, as the tests see them at rest -------------------------------------------------
 
@@ -295,6 +297,51 @@ ENGINES = {
 }
 
 
+MIGRATE = "session_engines.backends.migrate"
+
+# Migrations from every source engine, Django's own included: name: (the engine the site ran
+# on, its store at rest, the ENGINES line of the engine sessions move to).
+SOURCES = {
+    "db": ("session_engines.backends.db", Database("default"), "redis"),
+    "django-db": (DJANGO_DB, DjangoDatabase(), "db"),
+    "cache": ("session_engines.backends.cache", Redis(), "db"),
+    "django-cache": ("django.contrib.sessions.backends.cache", Redis(), "redis"),
+    "redis": (REDIS, Redis(), "dynamodb"),
+    "dynamodb": ("session_engines.backends.dynamodb", DynamoDB("moto"), "redis"),
+}
+
+
+class Migration:
+    """A site on the old engine (``SESSION_ENGINE``) that can switch to the migrating one."""
+
+    def __init__(self, name, request, settings):
+        self.old_engine, self.old_store, new_line = SOURCES[name]
+        self.new_engine, self.new_store = ENGINES[new_line].backend, ENGINES[new_line].store
+        self.new_store.start(request, settings)
+        self.old_store.start(request, settings)
+        self.settings = settings
+        settings.SESSION_ENGINE = self.old_engine
+        settings.SESSION_MIGRATE = {"FROM": self.old_engine, "TO": self.new_engine}
+
+    def switch(self, engine=MIGRATE):
+        self.settings.SESSION_ENGINE = engine
+
+    def old(self):
+        return import_string(f"{self.old_engine}.SessionStore")
+
+    def new(self):
+        return import_string(f"{self.new_engine}.SessionStore")
+
+    def in_old(self, key):
+        return self.old()(key).load() != {}
+
+    def in_new(self, key):
+        return self.new()(key).load() != {}
+
+    def new_ids(self):
+        return {record.id for record in operator_for(self.new_engine).list(limit=500).records}
+
+
 def engine_param(name):
     """``name`` as a pytest parameter, with the marks and databases its engine needs."""
     engine = ENGINES[name]
@@ -373,6 +420,13 @@ def log_in_several():
         "bob": [log_in("bob")],
         "carol": [log_in("carol")],
     }
+
+
+def with_cookie(key):
+    """A new client that sends ``key`` as its session cookie."""
+    client = new_client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+    return client
 
 
 def key_of(client):

@@ -5,69 +5,28 @@ source engine, Django's own included, sessions moving to one of ours.
 """
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils.module_loading import import_string
 
 from session_engines.exceptions import SessionStoreUnavailable
 from session_engines.ids import session_id
-from session_engines.operators import get_operator, operator_for
+from session_engines.operators import get_operator
 
-from ..helpers import ENGINES, NOBODY, key_of, log_in, new_client, user_id, user_info
-
-MIGRATE = "session_engines.backends.migrate"
-
-# name: (the ENGINES line whose store holds the sessions, the engine the site ran on, the
-# ENGINES line of the engine sessions move to)
-SOURCES = {
-    "db": ("db", "session_engines.backends.db", "redis"),
-    "django-db": ("db", "django.contrib.sessions.backends.db", "db"),
-    "cache": ("cache", "session_engines.backends.cache", "db"),
-    "django-cache": ("cache", "django.contrib.sessions.backends.cache", "redis"),
-    "redis": ("redis", "session_engines.backends.redis", "dynamodb"),
-    "dynamodb": ("dynamodb", "session_engines.backends.dynamodb", "redis"),
-}
-
-
-class Migration:
-    """A site on the old engine (``SESSION_ENGINE``) that can switch to the migrating one."""
-
-    def __init__(self, name, request, settings):
-        old_line, self.old_engine, new_line = SOURCES[name]
-        self.new_engine = ENGINES[new_line].backend
-        ENGINES[new_line].store.start(request, settings)
-        ENGINES[old_line].store.start(request, settings)
-        self.settings = settings
-        settings.SESSION_ENGINE = self.old_engine
-        settings.SESSION_MIGRATE = {"FROM": self.old_engine, "TO": self.new_engine}
-
-    def switch(self, engine=MIGRATE):
-        self.settings.SESSION_ENGINE = engine
-
-    def old(self):
-        return import_string(f"{self.old_engine}.SessionStore")
-
-    def new(self):
-        return import_string(f"{self.new_engine}.SessionStore")
-
-    def in_old(self, key):
-        return self.old()(key).load() != {}
-
-    def in_new(self, key):
-        return self.new()(key).load() != {}
-
-    def new_ids(self):
-        return {record.id for record in operator_for(self.new_engine).list(limit=500).records}
+from ..helpers import (
+    MIGRATE,
+    NOBODY,
+    SOURCES,
+    Migration,
+    key_of,
+    log_in,
+    user_id,
+    user_info,
+    with_cookie,
+)
 
 
 @pytest.fixture(params=list(SOURCES))
 def migration(request, settings, db):
     return Migration(request.param, request, settings)
-
-
-def with_cookie(key):
-    client = new_client()
-    client.cookies[django_settings.SESSION_COOKIE_NAME] = key
-    return client
 
 
 def test_a_session_found_only_in_the_old_store_moves(migration):
