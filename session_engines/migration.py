@@ -1,23 +1,27 @@
-"""Copy every session from one engine's store to another's: ``manage.py sessions migrate``.
+"""Move every session from one engine's store to another's: ``manage.py sessions migrate``.
 
 The source is walked page by page through its operator's ``list()`` (batched; the cursor after
 each page resumes the walk). Each live session is written to the target under its id, the
-key's digest, which is how our engines store it: the copy never needs, and never sees, a raw
-key, so it works from any engine with an operator (Django's db and cache, ours) to any of ours
-built on the compare-and-set (db, redis, dynamodb), keeping each session's expiry.
+key's digest, which is how our engines store it, keeping its expiry; then it is deleted from
+the source, as the migrating engine's moves do. It works from any engine with an operator
+(Django's db and cache, ours) to any of ours built on the compare-and-set (db, redis,
+dynamodb). The target needs no raw key; deleting from a store of raw keys (Django's engines)
+uses the key the operator read there, never shown.
 
 Safe while the site serves traffic (on ``session_engines.backends.migrate``):
 
 - Each write is a conditional create: a session already in the target (moved by a request, or
-  by an earlier run) is left as it is, counted as already present. Running twice copies nothing
-  twice.
-- A session ended in the source (logout, revoke) after the walk read it would be brought back by
-  its copy, so each copy is followed by a read of the source: when the session is gone, the copy
-  is deleted (counted as ended meanwhile).
-- The source is left as it was: a copy, not a move. It is what an undo goes back to.
+  by an earlier run) is left as it is, counted as already present, and its stale source copy
+  deleted. Running twice copies nothing twice.
+- Written before deleted, never the reverse. A session ended in the source (logout, revoke)
+  after the walk read it would be brought back by its copy: when the delete from the source
+  finds it gone, the copy is deleted too (counted as ended meanwhile).
+- Nothing is left behind in the source: a copy left there could be moved back by the migrating
+  engine after the new engine alone had ended the session.
 
-Cost: per session, one conditional write to the target and one read of the source; per page,
-what the source's ``list()`` costs.
+Cost: per session, one conditional write to the target and one delete from the source (ours: a
+delete that says whether it existed; Django's: an exists and a delete); per page, what the
+source's ``list()`` costs.
 """
 
 from dataclasses import dataclass
@@ -56,39 +60,56 @@ def now():
 
 
 def copy_sessions(*, source, target, cursor=None, batch=500, progress=None):
-    """Copy the sessions of engine ``source`` to engine ``target``; the Summary.
+    """Move the sessions of engine ``source`` to engine ``target``; the Summary.
 
-    ``cursor`` resumes an earlier walk; ``progress(summary)`` is called after each page.
+    ``cursor`` resumes an earlier walk; ``progress(summary)`` is called after each page. A walk
+    that moved anything is followed by another from the start, until one moves nothing: pages
+    by offset (Django's db engine) shift under the walk's own deletes and skip sessions.
     """
     old, new = operator_for(source), operator_for(target)
     create, source_class = creator(target), import_string(f"{source}.SessionStore")
 
-    def in_source(record):  # by its key where the store holds keys (no scan), else by its id
-        return source_class().exists(record.key) if record.key else old.get(record.id)
+    def take(record):
+        """Delete the session from the source; whether it was still there."""
+        if record.key is None:  # ours: by id, one delete that says whether it existed
+            return old.delete(record.id)
+        store = source_class()  # Django's: by its key (the operator would scan for the id)
+        found = store.exists(record.key)
+        store.delete(record.key)
+        return found
 
     summary = Summary(cursor=cursor)
     while True:
-        page = old.list(cursor=summary.cursor, limit=batch)
-        for record in page.records:
-            outcome = copy_one(record, create=create, in_source=in_source, delete=new.delete)
-            setattr(summary, outcome, getattr(summary, outcome) + 1)
-        summary.pages += 1
-        summary.cursor = page.cursor
-        if progress is not None:
-            progress(summary)
-        if summary.cursor is None:
+        moved, summary.failed = 0, 0  # failures: those of the last walk, still in the source
+        while True:  # one walk, from the cursor to the end
+            page = old.list(cursor=summary.cursor, limit=batch)
+            for record in page.records:
+                outcome = copy_one(record, create=create, take=take, delete=new.delete)
+                setattr(summary, outcome, getattr(summary, outcome) + 1)
+                moved += outcome in MOVED
+            summary.pages += 1
+            summary.cursor = page.cursor
+            if progress is not None:
+                progress(summary)
+            if summary.cursor is None:
+                break
+        if not moved:
             return summary
 
 
-def copy_one(record, *, create, in_source, delete):
-    """Copy one session; the name of the Summary field it counts in."""
+MOVED = ("copied", "present", "ended")  # gone from the source
+
+
+def copy_one(record, *, create, take, delete):
+    """Move one session; the name of the Summary field it counts in."""
     expires = record.expires or now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
     if expires <= now() + timedelta(seconds=1):
         return "expired"
     try:
         if not create(record.id, record.data, expires):
+            take(record)  # the target's is the session (a request moved it): the old one goes
             return "present"
-        if not in_source(record):  # ended meanwhile: never resurrect it
+        if not take(record):  # ended in the source meanwhile: never resurrect it
             delete(record.id)
             return "ended"
     except SessionStoreUnavailable:

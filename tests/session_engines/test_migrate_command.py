@@ -36,34 +36,33 @@ def summary(output):
     return output.splitlines()[-1]
 
 
-def empty_the_new_store(migration):
-    operator = operator_for(migration.new_engine)
-    for record in operator.list(limit=500).records:
-        operator.delete(record.id)
-    assert migration.new_ids() == set()
-
-
 def test_the_copy_moves_every_session_and_nobody_is_logged_out(migration):
     keys = signed_in(migration)
+    expires = {r.id: r.expires for r in operator_for(migration.old_engine).list(limit=50).records}
     output = copy("--batch", "2")  # SESSION_MIGRATE's FROM and TO
     assert summary(output) == (
         "Done: copied 6, skipped as expired 0, already present 0, ended meanwhile 0, failed 0."
     )
     assert len(re.findall(r"^page \d+: ", output, re.M)) > 1  # batched, a line per page
     assert migration.new_ids() == {session_id(key) for key in keys}
-    assert all(migration.in_old(key) for key in keys)  # a copy: the old store is the undo
+    assert not any(migration.in_old(key) for key in keys)  # moved: none left behind
     migration.switch(migration.new_engine)  # the new engine alone
     assert {key: user_info(with_cookie(key))["userId"] for key in keys} == keys
-    expires = {r.id: r.expires for r in operator_for(migration.old_engine).list(limit=50).records}
     for record in operator_for(migration.new_engine).list(limit=50).records:
         assert abs(record.expires - expires[record.id]) < timedelta(seconds=2)  # kept
 
 
 def test_a_second_run_copies_nothing_twice(migration):
     keys = signed_in(migration)
-    copy("--from", migration.old_engine, "--to", migration.new_engine)
+    # A run that wrote its copies but died before its deletes: the sessions are in both stores.
+    write = copying.creator(migration.new_engine)
+    for record in operator_for(migration.old_engine).list(limit=50).records:
+        assert write(record.id, record.data, record.expires)
+    assert all(migration.in_old(key) for key in keys)
     assert "copied 0, skipped as expired 0, already present 6," in summary(copy())
+    assert not any(migration.in_old(key) for key in keys)  # the stale copies deleted
     assert migration.new_ids() == {session_id(key) for key in keys}
+    assert "copied 0, skipped as expired 0, already present 0," in summary(copy())
 
 
 def test_a_session_in_both_stores_is_kept_as_a_request_left_it(migration, monkeypatch):
@@ -78,13 +77,27 @@ def test_a_session_in_both_stores_is_kept_as_a_request_left_it(migration, monkey
     assert migration.new()(key).load()["blob"] == blob  # not overwritten by the old copy
 
 
+class Interrupted(io.StringIO):
+    """The command's output, until the first page's line: then the run is stopped (Ctrl-C)."""
+
+    def write(self, text):
+        super().write(text)
+        if text.startswith("page 1:"):
+            raise KeyboardInterrupt
+
+
 def test_the_copy_resumes_at_a_printed_cursor(migration):
     keys = signed_in(migration)
-    first_page = copy("--batch", "2").splitlines()[1]
+    out = Interrupted()
+    with pytest.raises(KeyboardInterrupt):
+        call_command("sessions", "migrate", "--batch", "2", stdout=out)
+    first_page = out.getvalue().splitlines()[1]
     copied_first, cursor = re.match(r"page 1: copied (\d+),.*; cursor (\S+)$", first_page).groups()
-    empty_the_new_store(migration)
+    assert 0 < int(copied_first) < len(keys)
     output = copy("--batch", "2", "--cursor", cursor)
-    assert f"copied {len(keys) - int(copied_first)}, " in summary(output)
+    assert summary(output).startswith(f"Done: copied {len(keys) - int(copied_first)}, ")
+    assert migration.new_ids() == {session_id(key) for key in keys}
+    assert not any(migration.in_old(key) for key in keys)
 
 
 def test_sessions_expired_before_their_copy_are_skipped(migration, monkeypatch):
@@ -138,7 +151,9 @@ def test_failures_are_counted_and_a_second_run_copies_them(migration, monkeypatc
         assert "copied 5, skipped as expired 0, already present 0, ended meanwhile 0, failed 1" in (
             out.getvalue()
         )
-    assert "copied 1, skipped as expired 0, already present 5," in summary(copy())
+    assert migration.in_old(next(iter(keys)))  # the one that failed stays where it was
+    assert "copied 1, skipped as expired 0, already present 0," in summary(copy())
+    assert migration.new_ids() == {session_id(key) for key in keys}
 
 
 def test_a_target_that_is_not_ours_is_refused(migration):
