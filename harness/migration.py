@@ -138,9 +138,25 @@ def still_signed_in(url, signed_in):
         ]
 
 
-def run(*, users=20, idle=10, settle=1.0):
+def redeploy(balancer, nodes, settings, *, pause=0.0):
+    """A rolling deploy of ``nodes`` on ``settings``, one instance at a time, ``pause`` seconds
+    between two (a real deploy's mixed fleet lasts minutes)."""
+    rolling = Cluster(engine=None, instances=nodes, balancer=balancer)
+    for slot, node in enumerate(nodes):
+        if slot:
+            time.sleep(pause)
+        node.env["DJANGO_SETTINGS_MODULE"] = settings
+        rolling.restart(slot)
+
+
+DEPLOYS = ("blue-green", "rolling")
+
+
+def run(*, users=20, idle=10, settle=1.0, deploy="blue-green"):
     """The whole migration under load; the figures. ``idle`` more users sign in but make no
-    request until the end: only the bulk copy can move their sessions."""
+    request until the end: only the bulk copy can move their sessions. ``deploy="rolling"``
+    is the control: step 1 as a rolling deploy, the old engine and the migrating one side by
+    side meanwhile."""
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="migration-")))
         store_env = {
@@ -149,7 +165,8 @@ def run(*, users=20, idle=10, settle=1.0):
         }
         secret_key = secrets.token_urlsafe(50)
         nodes = []
-        for slot, settings in enumerate([OLD, OLD, MIGRATING, MIGRATING]):
+        fleet = [OLD, OLD, MIGRATING, MIGRATING] if deploy == "blue-green" else [OLD, OLD]
+        for slot, settings in enumerate(fleet):
             name = f"app{slot + 1}"
             engine = Engine(name, settings, store="postgres+redis")
             env = instance_env(
@@ -165,11 +182,12 @@ def run(*, users=20, idle=10, settle=1.0):
         for node in nodes:
             node.wait_healthy(timeout=30.0)
             warm_up(node)
-        blue, green = nodes[:2], nodes[2:]
+        blue, green = nodes[:2], nodes[2:] or nodes[:2]  # rolling: blue is redeployed
         balancer = stack.enter_context(haproxy([(n.name, n.port) for n in nodes]))
         for node in nodes:
             balancer.wait_up(node.name)
-        switch(balancer, to=blue, away=green)
+        if deploy == "blue-green":
+            switch(balancer, to=blue, away=green)
         signed_in = sign_in(balancer.url, users + idle)
         active, resting = signed_in[:users], signed_in[users:]
         timings = {}
@@ -177,9 +195,12 @@ def run(*, users=20, idle=10, settle=1.0):
             time.sleep(settle)
             readers.phase = "switch"
             started = time.monotonic()
-            switch(balancer, to=green, away=blue)
-            for node in blue:
-                balancer.wait_drained(node.name)
+            if deploy == "blue-green":
+                switch(balancer, to=green, away=blue)
+                for node in blue:
+                    balancer.wait_drained(node.name)
+            else:
+                redeploy(balancer, blue, MIGRATING, pause=settle)
             timings["switch"] = time.monotonic() - started
             time.sleep(settle)
             readers.phase = "copy"
@@ -188,10 +209,7 @@ def run(*, users=20, idle=10, settle=1.0):
             timings["copy"] = time.monotonic() - started
             readers.phase = "roll"
             started = time.monotonic()
-            rolled = Cluster(engine=None, instances=green, balancer=balancer)
-            for node in green:
-                node.env["DJANGO_SETTINGS_MODULE"] = NEW
-            rolled.rolling_restart()
+            redeploy(balancer, green, NEW, pause=settle)
             timings["roll"] = time.monotonic() - started
             readers.phase = "after"
             time.sleep(settle)
@@ -199,12 +217,18 @@ def run(*, users=20, idle=10, settle=1.0):
         lost = {user for _, user in readers.lost} | {u for u, _ in resting if u not in kept_idle}
         copied = counts(summary)
         return {
+            "deploy": deploy,
             "users": users + idle,
             "sessions_lost": len(lost),
             "reads": readers.reads,
             "reads_lost": len(readers.lost),
             "errors_5xx": readers.errors,
-            "moved_by_requests": users + idle - copied["copied"] - copied["already_present"],
+            # Every session in the old store at the switch: the users' and blue's warm-up logins.
+            "moved_by_requests": users
+            + idle
+            + len(blue)
+            - copied["copied"]
+            - copied["already_present"],
             "copy": copied,
             "seconds": {step: round(s, 2) for step, s in timings.items()},
             "reads_by_step": {phase: len(s) for phase, s in readers.seconds.items()},
@@ -219,12 +243,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m harness.migration", description=__doc__)
     parser.add_argument("--users", type=int, default=20, help="users reading all along (K)")
     parser.add_argument("--idle", type=int, default=10, help="users who read only at the end")
+    parser.add_argument("--deploy", choices=DEPLOYS, default="blue-green", help="step 1's deploy")
     args = parser.parse_args(argv)
     if not (1 <= args.users <= 500 and 0 <= args.idle <= 5000):
         parser.error("--users must be between 1 and 500, --idle between 0 and 5000")
     signal.signal(signal.SIGTERM, stop_on_signal)
     try:
-        figures = run(users=args.users, idle=args.idle)
+        figures = run(users=args.users, idle=args.idle, deploy=args.deploy)
     except KeyboardInterrupt:
         print("\nInterrupted; everything that was started has been stopped.", file=sys.stderr)
         return 130
