@@ -126,3 +126,36 @@ def test_an_old_store_outage_on_a_miss_is_a_503_not_a_logout(migration, monkeypa
     assert with_cookie(key).get("/whoami").status_code == 503
     monkeypatch.undo()
     assert user_info(with_cookie(key)) == {"userId": user_id("alice")}
+
+
+def round_trips(monkeypatch, load):
+    """(SQL statements, Redis commands) sent by ``load()``, one entry per round trip."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from session_engines.backends import redis
+
+    commands, call = [], redis.call
+
+    def counted(*command, wait=False):
+        commands.append(command[0])
+        return call(*command, wait=wait)
+
+    with monkeypatch.context() as patch, CaptureQueriesContext(connection) as queries:
+        patch.setattr(redis, "call", counted)
+        load()
+    return [query["sql"].split()[0] for query in queries], commands
+
+
+@pytest.mark.parametrize("migration", ["db"], indirect=True)
+def test_round_trips_of_a_load(migration, monkeypatch):
+    # db -> redis: a moved session costs what Redis costs; a miss, one SELECT more; a move, once:
+    # GET (miss), SELECT (found), CREATE (the user's index with it), SELECT (still there), DELETE.
+    key, warm = key_of(log_in("alice")), key_of(log_in("bob"))
+    migration.switch()
+    store = import_string(f"{MIGRATE}.SessionStore")
+    store(warm).load()  # the server has the scripts from now on (EVALSHA, no EVAL)
+    moved = round_trips(monkeypatch, lambda: store(key).load())
+    assert moved == (["SELECT", "SELECT", "DELETE"], ["GET", "EVALSHA"])
+    assert round_trips(monkeypatch, lambda: store(key).load()) == ([], ["GET"])
+    assert round_trips(monkeypatch, lambda: store("x" * 32).load()) == (["SELECT"], ["GET"])
