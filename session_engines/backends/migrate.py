@@ -25,6 +25,11 @@ session still exists after its create: when it is gone, the copy is deleted and 
 gone too. A delete of the old session that fails (an outage) leaves it in both stores; the new
 one is read first, and a logout ends both.
 
+Deploying it: every instance at once (blue/green), never beside instances still on FROM: an
+instance on FROM cannot see a session the migrating engine has moved, and answers as if it
+were logged out. ``manage.py sessions migrate`` then moves the sessions no request has read
+(``session_engines.migration``), and a rolling deploy to TO alone ends the migration.
+
 Cost per request, besides what the TO engine costs: a session already moved, none; a request
 with no session cookie, none; a cookie the new store does not know (not moved yet, or unknown),
 one read of the old store; a move (once per session), a create in the new store, then an

@@ -5,7 +5,7 @@
     sessions revoke ID                       end one session
     sessions revoke --user ID                end all of one user's sessions
     sessions migrate [--from E] [--to E] [--batch N] [--cursor C]
-                                             copy every session from one engine to another
+                                             move every session from one engine to another
 
 IDs are the sessions' non-secret ids (SHA-256 of the key); no output ever holds a raw key.
 """
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         target = revoke.add_mutually_exclusive_group(required=True)
         target.add_argument("id", nargs="?", help=ID_HELP)
         target.add_argument("--user", help="end all of this user's sessions")
-        copy = actions.add_parser("migrate", help="copy every session to another engine")
+        copy = actions.add_parser("migrate", help="move every session to another engine")
         copy.add_argument("--from", dest="source", help="default: SESSION_MIGRATE['FROM']")
         copy.add_argument("--to", dest="target", help="default: SESSION_MIGRATE['TO']")
         copy.add_argument("--batch", type=int, default=500, help="sessions per page (500)")
@@ -109,7 +109,7 @@ class Command(BaseCommand):
         def progress(summary):
             self.stdout.write(f"page {summary.pages}: {summary}; cursor {summary.cursor or '-'}")
 
-        self.stdout.write(f"Copying sessions from {source} to {target}.")
+        self.stdout.write(f"Moving sessions from {source} to {target}.")
         try:
             summary = migration.copy_sessions(
                 source=source, target=target, cursor=cursor, batch=batch, progress=progress
