@@ -39,7 +39,10 @@ TIMEOUT = 10.0  # seconds, per request
 ATTEMPTS = 3  # for the sign-ins and the final reads, which are not what is measured
 # Engines whose sessions every instance shares: the local engine keeps one SQLite file per
 # instance, so behind round-robin half the updates would land in a session the other never sees.
-SHARED = [name for name, engine in ENGINES.items() if engine.store != "sqlite"]
+# The brief's engines; redis_cluster (the same native engine, sharded) on request (--engines).
+SHARED = [
+    name for name, engine in ENGINES.items() if engine.store not in ("sqlite", "redis_cluster")
+]
 LIMITS = {"sessions": 200, "parallel": 32, "rounds": 500}
 
 COLUMNS = [

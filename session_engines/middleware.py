@@ -1,4 +1,7 @@
-"""Django's SessionMiddleware, plus: a store outage is a 503 JSON answer with Retry-After.
+"""Django's SessionMiddleware, plus the session policy, and a store outage is a 503 JSON answer.
+
+Each request's session is the engine's ``SessionStore`` with ``session_engines.policy`` applied
+(idle and absolute timeouts, last-seen, the device record of a new session).
 
 Never a 500 page, and never a silent new session that logs the user out: the request fails
 as a whole, and the client retries. Replace ``django.contrib.sessions.middleware.
@@ -15,6 +18,7 @@ from django.contrib.sessions import middleware
 from django.http import JsonResponse
 
 from .exceptions import SessionStoreUnavailable, SessionTooLarge
+from .policy import enforcing
 
 logger = logging.getLogger("session_engines")
 
@@ -60,6 +64,10 @@ def mark_store_error(sender, request=None, **kwargs):
 
 
 class SessionMiddleware(middleware.SessionMiddleware):
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.SessionStore = enforcing(self.SessionStore)
+
     def process_exception(self, request, exception):
         # A load (or save) inside the view failed.
         return error_response(exception)
@@ -70,6 +78,10 @@ class SessionMiddleware(middleware.SessionMiddleware):
             return error_response(marked)
         # The save after the view failed: nothing was written, tell the client to retry.
         try:
+            session = getattr(request, "session", None)
+            if isinstance(session, self.SessionStore) and session.modified:
+                if not session.is_empty():
+                    session.stamp_new(request)  # a session written for the first time
             return super().process_response(request, response)
         except STORE_ERRORS as exc:
             return error_response(exc)

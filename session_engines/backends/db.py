@@ -13,8 +13,11 @@ Django's db engine, with three changes:
 
 Queries: load = one SELECT; create = one INSERT; update = one UPDATE (a conflict costs one
 SELECT and one UPDATE more); delete = one DELETE (Django's engine SELECTs the row first); a
-re-login = one SELECT, then the INSERT and the DELETE in one transaction. ``clearsessions``
-works as in Django. Needs ``session_engines`` in INSTALLED_APPS and its migrations.
+re-login = one SELECT, then the INSERT and the DELETE in one transaction. With
+``SESSION_POLICY["MAX_SESSIONS_PER_USER"]``, a user's new session and the deletion of their
+oldest beyond the limit are one transaction (``lock_user()`` says what serialises them).
+``clearsessions`` works as in Django. Needs ``session_engines`` in INSTALLED_APPS and its
+migrations.
 
 A database that is down, read-only after a failover or locked is an outage
 (``SessionStoreUnavailable``, a 503 with Retry-After), never Django's "the session was deleted".
@@ -22,12 +25,26 @@ A database that is down, read-only after a failover or locked is an outage
 
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import CreateError
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from ..exceptions import unavailable_on_outage
-from ..ids import session_id
+from ..ids import digest, session_id
+from ..policy import log, session_limit
 from .base import ConditionalSessionBase, Stored, VersionConflict
+
+
+def lock_user(using, user_id):
+    """Serialise one user's session creations until the transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock on the user id. SQLite: the INSERT that
+    follows takes the database's one write lock. Other databases: the transaction's isolation
+    only, so simultaneous sign-ins may leave more than the limit until the user's next one.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(digest(user_id)[:15], 16)])
 
 
 class SessionStore(ConditionalSessionBase, db.SessionStore):
@@ -57,17 +74,37 @@ class SessionStore(ConditionalSessionBase, db.SessionStore):
         for name, value in self._row_values(data).items():
             setattr(row, name, value)
         using = router.db_for_write(self.model, instance=row)
+        limit = session_limit(data) if row.user_id is not None else None
         with unavailable_on_outage("session INSERT"):
             try:
                 with transaction.atomic(using=using):
+                    if limit is not None:
+                        lock_user(using, row.user_id)
                     row.save(force_insert=True, using=using)
                     if replacing is not None:  # written before the old row is deleted
                         self.model.objects.using(using).filter(
                             session_key=session_id(replacing)
                         ).delete()
+                    ended = [] if limit is None else self._end_oldest(using, row, limit[1])
             except IntegrityError:
                 raise CreateError from None
+        for id in ended:
+            log("revoked", id=id, user=row.user_id, by="session-limit")
         return 1
+
+    def _end_oldest(self, using, row, limit):
+        """Delete the user's sessions beyond ``limit`` but ``row``, soonest to expire first."""
+        others = (
+            self.model.objects.using(using)
+            .filter(user_id=row.user_id, expire_date__gt=timezone.now())
+            .exclude(pk=row.pk)
+            .order_by("expire_date", "pk")
+        )
+        ids = list(others.values_list("pk", flat=True))
+        ended = ids[: max(0, len(ids) - limit + 1)]
+        if ended:
+            self.model.objects.using(using).filter(pk__in=ended).delete()
+        return ended
 
     def _update_record(self, data, version):
         rows = self.model.objects.filter(

@@ -18,7 +18,12 @@ update = one PutItem conditional on the version (a conflict costs one GetItem an
 more); delete = one DeleteItem; cycle_key() writes nothing, and the save that follows is one
 TransactWriteItems: the new item put (if new) and the old one deleted, atomically. A
 DynamoDB-compatible store without transactions (dynalite) gets a PutItem, then a DeleteItem:
-still written before deleted, one round trip more.
+still written before deleted, one round trip more. With
+``SESSION_POLICY["MAX_SESSIONS_PER_USER"]``, a user's sign-in first Queries the ``uid-index``
+(one round trip more), then its transaction also deletes the user's sessions beyond the limit
+(soonest to expire first), each only if still that user's: the new session and those
+deletions land together or not at all. The index is eventually consistent, so sign-ins less
+than its lag apart may leave more than the limit until the next one (best effort, documented).
 
 Configuration: the ``SESSION_DYNAMODB`` dict, read at use time (``options()``), checked by
 ``session_engines.checks``. ``python manage.py createsessiontable`` creates the table.
@@ -37,7 +42,8 @@ from django.contrib.sessions.backends.base import CreateError
 
 from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable, SessionTooLarge
-from ..ids import session_id
+from ..ids import encodable, session_id
+from ..policy import log, session_limit
 from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
@@ -58,6 +64,7 @@ USER_INDEX = "uid-index"
 MAX_ITEM_BYTES = 400_000  # DynamoDB allows 400 KiB with attribute names; keep a margin
 NUMBER_BYTES = 21  # the most a Number can take
 USER_ID_MAX_BYTES = 2048  # an index key: 1 to 2048 bytes
+TRANSACTION_MAX = 100  # items in one TransactWriteItems
 
 DEFAULTS: dict[str, Any] = {
     "TABLE_NAME": "sessions",
@@ -106,6 +113,11 @@ def get_client() -> "DynamoDBClient":
             config=Config(**config),
         ),
     )
+
+
+def indexable(user_id):
+    """Return whether a user id can be the index's key: 1 to 2048 bytes of UTF-8."""
+    return encodable(user_id) and 0 < len(user_id.encode()) <= USER_ID_MAX_BYTES
 
 
 def key_of(session_key):
@@ -177,6 +189,35 @@ def condition(expression, names, values=None):
     return kwargs
 
 
+def same_user(item):
+    """Return the condition that an item is gone or still the user's of ``item``."""
+    names = {"#k": KEY_ATTRIBUTE, "#u": USER_ATTRIBUTE}
+    return condition("attribute_not_exists(#k) OR #u = :u", names, {":u": item[USER_ATTRIBUTE]})
+
+
+def user_sessions(user_id):
+    """Return ``[(id, expires epoch)]`` of one user's live sessions, from the user index."""
+    if not indexable(user_id):  # never in the index (SessionStore.to_item)
+        return []
+    query = {
+        "IndexName": USER_INDEX,
+        "KeyConditionExpression": "#u = :u",
+        "ExpressionAttributeNames": {"#u": USER_ATTRIBUTE},
+        "ExpressionAttributeValues": {":u": {"S": user_id}},
+    }
+    sessions, now = [], time.time()
+    while True:
+        page = call("query", **query)
+        sessions += [
+            (item[KEY_ATTRIBUTE]["S"], int(item[EXPIRES_ATTRIBUTE]["N"]))
+            for item in page["Items"]
+            if is_live(item, now)
+        ]
+        if "LastEvaluatedKey" not in page:
+            return sessions
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def is_live(item, now=None):
     try:
         return int(item[EXPIRES_ATTRIBUTE]["N"]) > (time.time() if now is None else now)
@@ -204,7 +245,7 @@ class SessionStore(ConditionalSessionBase):
             VERSION_ATTRIBUTE: {"N": str(version)},
         }
         user_id = user_id_of(session_dict)
-        if user_id and len(user_id.encode()) <= USER_ID_MAX_BYTES:  # else not indexable
+        if user_id and indexable(user_id):
             item[USER_ATTRIBUTE] = {"S": user_id}
         return item
 
@@ -235,22 +276,44 @@ class SessionStore(ConditionalSessionBase):
         item = self.to_item(data, 1)
         ensure_fits(item)
         new = {"Item": item, **condition("attribute_not_exists(#k)", {"#k": KEY_ATTRIBUTE})}
+        deletes = [] if replacing is None else [{"Key": key_of(replacing)}]
+        ended = self._oldest_beyond_limit(data, item, replacing)
+        deletes += [{"Key": {KEY_ATTRIBUTE: {"S": id}}, **same_user(item)} for id in ended]
         try:
-            if replacing is None:
+            if not deletes:
                 call("put_item", **new)
-            else:  # written before the old one is deleted, atomically
-                old = {"Key": key_of(replacing), "TableName": table_name()}
+            else:  # written before the others are deleted, atomically
                 put = {"Put": {**new, "TableName": table_name()}}
+                deleted = [{"Delete": {**d, "TableName": table_name()}} for d in deletes]
                 try:
-                    call("transact_write_items", TransactItems=[put, {"Delete": old}])
+                    call("transact_write_items", TransactItems=[put, *deleted])
                 except SessionStoreUnavailable as exc:
                     if not is_unknown_operation(exc):
                         raise
-                    call("put_item", **new)  # a store without transactions: two steps
-                    call("delete_item", Key=old["Key"])
+                    call("put_item", **new)  # a store without transactions: in steps
+                    for delete in deletes:
+                        call("delete_item", **delete)
         except ClientError as exc:  # only a failed condition comes back as ClientError
             raise CreateError from exc
+        for id in ended:
+            log("revoked", id=id, user=item[USER_ATTRIBUTE]["S"], by="session-limit")
         return 1
+
+    def _oldest_beyond_limit(self, data, item, replacing):
+        """Return the ids of the user's sessions a new ``item`` pushes over the limit.
+
+        Read from the user index, which is eventually consistent: sign-ins less than its lag
+        apart (typically under a second) may each miss the other, and leave the user more
+        sessions than the limit until their next sign-in.
+        """
+        limit = session_limit(data) if USER_ATTRIBUTE in item else None
+        if limit is None:
+            return []
+        skip = {item[KEY_ATTRIBUTE]["S"], None if replacing is None else session_id(replacing)}
+        others = [s for s in user_sessions(limit[0]) if s[0] not in skip]
+        others.sort(key=lambda session: (session[1], session[0]))  # soonest to expire first
+        count = max(0, len(others) - limit[1] + 1)
+        return [id for id, _ in others[: min(count, TRANSACTION_MAX - 2)]]
 
     def _update_record(self, data, version):
         item = self.to_item(data, version + 1)

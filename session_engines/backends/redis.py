@@ -8,7 +8,10 @@ session holds a user id (``session_engines.users.user_id_of``) the session's dig
 of the user's index, the sorted set ``<KEY_PREFIX>:user:<sha256(user id)>``, scored by expiry
 epoch and expiring with its longest-lived member. Small Lua scripts keep the index inside the same
 round trip as the write, reading the user a session *had* from its stored value, so a user
-change, a logout, or a delete from anywhere leave no member behind.
+change, a logout, or a delete from anywhere leave no member behind. With
+``SESSION_POLICY["MAX_SESSIONS_PER_USER"]``, the ``CREATE`` script also ends the user's sessions
+beyond the limit (soonest to expire first): one script, so simultaneous sign-ins never leave
+more than the limit.
 
 Round trips: load = ``GET``; create = ``SET NX EX`` at version 1 (no ``EXISTS`` first: a
 collision is a failed ``NX``), or the ``CREATE`` script with a user index; update = the
@@ -19,10 +22,44 @@ nothing until the save, whose ``CREATE`` writes the new key and deletes the old 
 With ``WAIT_REPLICAS`` set, ``WAIT n ms`` is pipelined behind each write: still one round trip,
 answered once n replicas have the write.
 
+Cluster mode (``CLUSTER``: ElastiCache Serverless, cluster-mode-enabled replication groups, a
+Redis Cluster; Valkey or Redis). The keys are the same, and each hashes to its own slot, so
+sessions spread over every shard. A script may touch only keys of one slot, and a session's slot
+cannot be its user's: a load finds the session from the cookie alone, which does not name the
+user. So on a cluster each script touches only the key it declares, and the user index is
+written by its own command *in the same pipeline* (redis-py writes to every node before it
+reads a reply: one round trip's wait), not inside the session's script. Guarantees:
+
+- The session write keeps every single-node guarantee: created only if new (``SET NX``),
+  updated only at the expected version (``UPDATE_SESSION``, a compare-and-set in one slot),
+  never resurrected.
+- An acknowledged write (no 503) has its index entry: the session's digest is in its user's
+  index, scored by its expiry. A write that fails half-way answers 503.
+- The index may hold members that are not, or no longer, that user's (a failed ``NX``, a
+  conflict, a user change, a delete whose user was not known): readers check each member's
+  session and prune the ones that are gone or belong to someone else (the operator's
+  ``for_user``). It never lacks a live session of the user it indexes, except for a write that
+  answered 503 half-way, until that session's next write.
+
+Round trips on a cluster: load 1 (``GET``), create 1 (``SET NX EX`` + ``INDEX_ADD``), modify 2
+(``GET``; ``UPDATE_SESSION`` + ``INDEX_ADD``), delete after a load 1 (``DEL`` + ``ZREM``), as on
+one node. More where one script cannot span two slots: a rotation (``cycle_key()``, Django's
+login) costs 2, the new key written first, then the old one deleted (``DEL`` + ``ZREM``): a
+failure between them leaves both keys, never neither; a write that changes a session's user
+costs 1 more (``ZREM`` from the old user's index, sent only once the compare-and-set has
+succeeded). A delete whose user is not known (a logout without a load) is a lone ``DEL``, its
+index member left to be pruned when read; the operator's delete by digest reads the user as it
+deletes (``GETDEL``), then ``ZREM``: 2. With ``WAIT_REPLICAS``, a ``WAIT`` goes to every node
+the pipeline wrote to, on the connection that wrote (a command redirected by ``MOVED``
+mid-failover is resent alone by redis-py, outside that WAIT). Not used on a cluster: ``KEYS``,
+``SELECT``, ``CONFIG``, a script over two slots.
+
 Configuration: the ``SESSION_REDIS`` dict, read at use time and checked by
 ``session_engines.checks``. The connection comes, in this order, from ``URL`` (a ``redis://``
 or ``rediss://`` URL, AUTH/ACL in it: the engine's own client, one per process, made on first
-use and again after a fork, with ``CONNECTION_KWARGS`` over ``CONNECTION_DEFAULTS``), else from
+use and again after a fork, with ``CONNECTION_KWARGS`` over ``CONNECTION_DEFAULTS``; with
+``CLUSTER`` a ``redis.cluster.RedisCluster`` from the URL of any node, which follows ``MOVED`` and
+``ASK``; ``"auto"`` asks the server with ``INFO cluster`` on first connect), else from
 the cache ``CACHE_ALIAS``: a django-redis cache (its pool, timeouts, Sentinel) or Django's own
 ``django.core.cache.backends.redis.RedisCache`` (its first server, the primary, for every
 command). Failures are explicit: any Redis error becomes ``SessionStoreUnavailable`` (the
@@ -39,13 +76,15 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from redis import Redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ReadOnlyError, RedisError
+from redis.exceptions import NoScriptError, ReadOnlyError, RedisClusterException, RedisError
 from redis.retry import Retry
 
 from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable
 from ..ids import digest, session_id
+from ..policy import log, session_limit
 from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
@@ -56,6 +95,7 @@ DEFAULTS: dict[str, Any] = {
     "KEY_PREFIX": "session_engines.redis",
     "WAIT_REPLICAS": 0,  # WAIT for this many replicas after each write; 0: off
     "WAIT_TIMEOUT_MS": 100,
+    "CLUSTER": False,  # True: a Redis Cluster (needs URL); "auto": ask the server (INFO cluster)
 }
 
 suspicious = logging.getLogger("django.security.SuspiciousSession")
@@ -69,6 +109,19 @@ CONNECTION_DEFAULTS = {
     "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError, ReadOnlyError)),
 }
 
+# On a cluster, redis-py retries a command once the node it went to fails (ConnectionError,
+# TimeoutError, CLUSTERDOWN), after reloading the slot map: after a failover that finds the
+# promoted replica. ``retry`` is then the cluster's own: one attempt more, no backoff.
+CLUSTER_DEFAULTS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 1,
+    "retry": Retry(NoBackoff(), 1),
+}
+
+# A store that cannot answer now: down, timed out, READONLY, out of memory, a slot with no
+# primary during a cluster's failover (SlotNotCoveredError is not a RedisError).
+OUTAGES = (RedisError, RedisClusterException)
+
 UNKNOWN = object()  # which user a session key holds in the store, before we have read it
 
 
@@ -81,17 +134,38 @@ def connection():
     """Return the redis-py client for the session store: URL's own, else the cache's."""
     opts = options()
     if opts["URL"] is not None:
-        return own_client(opts["URL"], CONNECTION_DEFAULTS | opts["CONNECTION_KWARGS"])
+        return own_client(opts["URL"], opts["CONNECTION_KWARGS"], opts["CLUSTER"])
     return cache_client(opts["CACHE_ALIAS"])
 
 
 _clients = Clients()  # one per process and configuration, made after fork
 
 
-def own_client(url, kwargs):
+def own_client(url, kwargs, cluster=False):
     return _clients.get_or_make(
-        (url, repr(sorted(kwargs.items()))), lambda: Redis.from_url(url, **kwargs)
+        (url, repr(sorted(kwargs.items())), cluster), lambda: new_client(url, kwargs, cluster)
     )
+
+
+def new_client(url, kwargs, cluster):
+    """Return a client for ``url``: a RedisCluster when ``cluster`` is True, or is "auto" and
+    the server says it runs in cluster mode."""
+    if cluster == "auto":
+        try:
+            with Redis.from_url(url, **CONNECTION_DEFAULTS | kwargs) as probe:
+                cluster = probe.info("cluster").get("cluster_enabled") == 1
+        except RedisError as exc:  # asked again on the next request
+            raise SessionStoreUnavailable(f"Redis INFO cluster failed: {exc}") from exc
+    if cluster:
+        try:  # connects now, to learn the slot map
+            return RedisCluster.from_url(url, **CLUSTER_DEFAULTS | kwargs)
+        except OUTAGES as exc:
+            raise SessionStoreUnavailable(f"Redis Cluster unreachable: {exc}") from exc
+    return Redis.from_url(url, **CONNECTION_DEFAULTS | kwargs)
+
+
+def is_cluster(client):
+    return isinstance(client, RedisCluster)
 
 
 def cache_client(alias):
@@ -135,18 +209,25 @@ def unpack(value):
     return Value(int(version), user or None, encoded)
 
 
+SOURCES: dict[str, str] = {}  # sha1 -> source, of every Script
+
+
 class Script:
-    """A Lua script run by EVALSHA, and by EVAL when the server lacks it (restart, failover)."""
+    """A Lua script run by EVALSHA, and by EVAL when the server lacks it (restart, failover).
+
+    EVALSHA names its keys, so a cluster client sends it to the node of its first key.
+    """
 
     def __init__(self, source):
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        SOURCES[self.sha] = source
 
     def __call__(self, keys, args, *, wait=False):
-        try:
-            return call("EVALSHA", self.sha, len(keys), *keys, *args, wait=wait)
-        except NoScriptError:
-            return call("EVAL", self.source, len(keys), *keys, *args, wait=wait)
+        return send(self.command(keys, args), wait=wait)[0]
+
+    def command(self, keys, args):
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 # Lua shared by the scripts: put a session in its user's index (scored by expiry; expired members
@@ -164,13 +245,41 @@ local function index_remove(old, prefix, member, except)
 end
 """
 
+# Lua: end a user's sessions beyond a limit, but the one just created, soonest to expire first;
+# members whose session is gone or another user's now are pruned, not counted. The ended digests.
+LIMIT = """
+local function end_oldest(index, member, limit, session_prefix, user)
+  local live = {}
+  for _, other in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    if other ~= member then
+      local value = redis.call('GET', session_prefix .. other)
+      if value and string.match(value, '^%d+|(%x*)|') == user then
+        table.insert(live, other)
+      else
+        redis.call('ZREM', index, other)
+      end
+    end
+  end
+  local ended = {}
+  for i = 1, #live - limit + 1 do
+    redis.call('DEL', session_prefix .. live[i])
+    redis.call('ZREM', index, live[i])
+    table.insert(ended, live[i])
+  end
+  return ended
+end
+"""
+
 # Create a session at version 1, only if its key is new; then delete the session it replaces
-# (cycle_key): written before deleted, in one atomic step.
+# (cycle_key): written before deleted, in one atomic step; then, with a limit, end the user's
+# sessions beyond it. Returns 0 (the key is taken) or {1, the digests of the sessions ended}.
 # KEYS: the session, its user's index (when ARGV[4] == '1'), the replaced session (when any).
 # ARGV: value less its version, ttl seconds, session digest, '1' with an index, user index
-# prefix, the replaced session's digest or ''.
+# prefix, the replaced session's digest or '', the limit or '0', the user's digest, the
+# session key prefix ("<KEY_PREFIX>:").
 CREATE = Script(
     INDEX
+    + LIMIT
     + """
 if not redis.call('SET', KEYS[1], '1|' .. ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
 local n = 1
@@ -185,28 +294,46 @@ if ARGV[6] ~= '' then
     index_remove(old, ARGV[5], ARGV[6], nil)
   end
 end
-return 1
+local ended = {}
+if ARGV[4] == '1' and ARGV[7] ~= '0' then
+  ended = end_oldest(KEYS[2], ARGV[3], tonumber(ARGV[7]), ARGV[9], ARGV[8])
+end
+local reply = {1}
+for _, member in ipairs(ended) do table.insert(reply, member) end
+return reply
 """
 )
 
 # Update a session only if it still exists at the expected version: the new version; 0 when the
 # session is gone; {the stored value} when another request saved it meanwhile (a conflict).
-# KEYS: the session, its user's index (when present). ARGV: value less its version, ttl seconds,
-# expected version, session digest, user index prefix.
-UPDATE = Script(
-    INDEX
-    + """
+# KEYS[1]: the session. ARGV: value less its version, ttl seconds, expected version.
+COMPARE_AND_SET = """
 local old = redis.call('GET', KEYS[1])
 if not old then return 0 end
 local version = string.match(old, '^(%d+)|')
 if version ~= ARGV[3] then return {old} end
 local new = tonumber(version) + 1
 redis.call('SET', KEYS[1], new .. '|' .. ARGV[1], 'XX', 'EX', ARGV[2])
+"""
+
+# COMPARE_AND_SET, and the session moved to its user's index in the same step.
+# KEYS: the session, its user's index (when present). ARGV: value less its version, ttl seconds,
+# expected version, session digest, user index prefix.
+UPDATE = Script(
+    INDEX
+    + COMPARE_AND_SET
+    + """
 index_remove(old, ARGV[5], ARGV[4], KEYS[2])
 if KEYS[2] then index_add(KEYS[2], ARGV[4], ARGV[2]) end
 return new
 """
 )
+
+# On a cluster, one key per script: COMPARE_AND_SET alone, and the index written beside it.
+UPDATE_SESSION = Script(COMPARE_AND_SET + "return new\n")
+
+# Put a session in a user's index. KEYS[1]: the index. ARGV: session digest, ttl seconds.
+INDEX_ADD = Script(INDEX + "index_add(KEYS[1], ARGV[1], ARGV[2])\nreturn 1\n")
 
 # Delete a session and take it out of its user's index. KEYS[1]: the session.
 # ARGV: session digest, user index prefix.
@@ -224,32 +351,95 @@ return 1
 
 def call(*command, wait=False):
     """Send one command in one round trip (WAIT pipelined behind a write when configured)."""
+    return send(command, wait=wait)[0]
+
+
+def send(*commands, wait=False):
+    """Send ``commands`` in one round trip and return their replies: one pipeline, which a
+    cluster client writes to every node it reaches before reading any reply. With ``wait`` and
+    WAIT_REPLICAS, a WAIT follows the writes on each node's connection. A script the server
+    lacks (restart, failover, a new node) is sent again as EVAL, alone: the other commands ran.
+    """
+    replies = pipelined(commands, wait)
+    missing = [n for n, reply in enumerate(replies) if is_no_script(reply)]
+    if missing:
+        scripts = [("EVAL", SOURCES[commands[n][1]], *commands[n][2:]) for n in missing]
+        for n, reply in zip(missing, pipelined(scripts, wait), strict=True):
+            replies[n] = reply
+    return replies
+
+
+def is_no_script(reply):
+    return isinstance(reply, NoScriptError)
+
+
+def pipelined(commands, wait):
+    """Return the replies to ``commands`` (a NoScriptError as a reply), WAIT checked."""
     opts = options()
     wait = wait and opts["WAIT_REPLICAS"] > 0
     client = connection()
     try:
-        if not wait:
-            return client.execute_command(*command)
+        if len(commands) == 1 and not wait:
+            try:
+                return [client.execute_command(*commands[0])]
+            except NoScriptError as missing:
+                return [missing]
         pipe = client.pipeline(transaction=False)
-        pipe.execute_command(*command)
-        pipe.execute_command("WAIT", opts["WAIT_REPLICAS"], opts["WAIT_TIMEOUT_MS"])
-        replies = pipe.execute()
-    except NoScriptError:
-        raise
-    except RedisError as exc:
-        # Down, timed out, still READONLY after one reconnect, out of memory: retry later.
-        raise SessionStoreUnavailable(f"Redis {command[0]} failed: {exc}") from exc
-    if replies[1] < opts["WAIT_REPLICAS"]:
+        for command in commands:
+            pipe.execute_command(*command, **route(client, command))
+        waits = wait_targets(client, commands) if wait else {}
+        for target in waits.values():
+            pipe.execute_command("WAIT", opts["WAIT_REPLICAS"], opts["WAIT_TIMEOUT_MS"], **target)
+        replies = pipe.execute(raise_on_error=False)
+        errors = [r for r in replies if isinstance(r, Exception) and not is_no_script(r)]
+        if errors:
+            raise errors[0]
+    except OUTAGES as exc:
+        # Down, timed out, still READONLY after one reconnect, out of memory, a cluster slot
+        # with no primary (mid-failover): retry later.
+        raise SessionStoreUnavailable(f"Redis {commands[0][0]} failed: {exc}") from exc
+    replies, counts = replies[: len(commands)], replies[len(commands) :]
+    # A node that lacked a script is WAITed on with the EVAL sent next: that WAIT covers all it
+    # was sent before (a node replicates in order); this one may count no write at all.
+    scriptless = [c for c, r in zip(commands, replies, strict=True) if is_no_script(r)]
+    retried = {node_name(client, command) for command in scriptless}
+    acknowledged = [n for name, n in zip(waits, counts, strict=True) if name not in retried]
+    if any(count < opts["WAIT_REPLICAS"] for count in acknowledged):
         # Written on the primary only: a failover now could lose it, so do not acknowledge it.
         raise SessionStoreUnavailable(
-            f"{command[0]} reached {replies[1]} of {opts['WAIT_REPLICAS']} replicas "
+            f"{commands[0][0]} reached {min(acknowledged)} of {opts['WAIT_REPLICAS']} replicas "
             f"within {opts['WAIT_TIMEOUT_MS']} ms"
         )
-    return replies[0]
+    return replies
+
+
+def route(client, command):
+    """Return where a pipelined command goes: on a cluster, its key's node, named here (else
+    redis-py asks a server for a script's keys, COMMAND GETKEYS: a round trip more)."""
+    if not is_cluster(client):
+        return {}
+    key = command[3] if command[0] in ("EVALSHA", "EVAL") else command[1]
+    return {"target_nodes": client.get_node_from_key(key)}
+
+
+def node_name(client, command):
+    """Return the name of the node ``command`` goes to ("" on one node)."""
+    return route(client, command)["target_nodes"].name if is_cluster(client) else ""
+
+
+def wait_targets(client, commands):
+    """Return {node name: the options of its WAIT}, one per node the commands write to."""
+    return {node_name(client, c): route(client, c) for c in commands}
 
 
 def delete_by_digest(session_digest, prefix=None):
     """End a session and drop it from its user's index; True when it existed."""
+    if is_cluster(connection()):  # the index is another slot: read the user as we delete
+        old = call("GETDEL", session_key_name(session_digest, prefix), wait=True)
+        user = stored_user_of(old)
+        if user is not None:
+            call("ZREM", user_index_prefix(prefix) + user, session_digest, wait=True)
+        return old is not None
     return bool(
         DELETE(
             [session_key_name(session_digest, prefix)],
@@ -257,6 +447,19 @@ def delete_by_digest(session_digest, prefix=None):
             wait=True,
         )
     )
+
+
+def stored_user_of(value):
+    """Return the user id digest in a stored value (None: no value, no user, no layout)."""
+    try:
+        return None if value is None else unpack(value).user
+    except ValueError:
+        return None
+
+
+def unindex(user, session_digest):
+    """Return the command that takes a session out of a user's index (none for no user)."""
+    return [] if user is None else [("ZREM", user_index_prefix() + user, session_digest)]
 
 
 class SessionStore(ConditionalSessionBase):
@@ -289,6 +492,9 @@ class SessionStore(ConditionalSessionBase):
         key = session_key_name(session_digest)
         user_id = user_id_of(data)
         value = pack(self.encode(data), user_id)
+        if is_cluster(connection()):  # no per-user session limit there: one slot per script
+            return self._create_on_cluster(key, value, ttl, user_id, replacing)
+        ended = []
         if user_id is None and replacing is None:
             written = call("SET", key, f"1|{value}", "NX", "EX", ttl, wait=True)
         else:
@@ -296,10 +502,33 @@ class SessionStore(ConditionalSessionBase):
             old = [] if replacing is None else [session_key_name(session_id(replacing))]
             args = [value, ttl, session_digest, "1" if index else "0", user_index_prefix()]
             args.append("" if replacing is None else session_id(replacing))
+            limit = session_limit(data)
+            args += ["0" if limit is None else limit[1], "" if user_id is None else digest(user_id)]
+            args.append(session_key_name(""))
             written = CREATE([key, *index, *old], args, wait=True)
+            ended = [d.decode() for d in written[1:]] if written else []
         if not written:
             raise CreateError
         self._stored_user = None if user_id is None else digest(user_id)
+        for id in ended:
+            log("revoked", id=id, user=user_id, by="session-limit")
+        return 1
+
+    def _create_on_cluster(self, key, value, ttl, user_id, replacing):
+        """Create the session and index it in one pipeline; then delete the one it replaces."""
+        session_digest = session_id(self.session_key)
+        commands = [("SET", key, f"1|{value}", "NX", "EX", ttl)]
+        if user_id is not None:
+            commands.append(INDEX_ADD.command([user_index_name(user_id)], [session_digest, ttl]))
+        written = send(*commands, wait=True)[0]  # a failed NX leaves a member: pruned on read
+        if not written:
+            raise CreateError
+        replaced_user = self._stored_user  # the user of the key cycle_key() replaced, if read
+        self._stored_user = None if user_id is None else digest(user_id)
+        if replacing is not None:  # a second round trip, only once the new key is written
+            old = session_id(replacing)
+            unindexed = [] if replaced_user is UNKNOWN else unindex(replaced_user, old)
+            send(("DEL", session_key_name(old)), *unindexed, wait=True)
         return 1
 
     def _update_record(self, data, version):
@@ -309,25 +538,40 @@ class SessionStore(ConditionalSessionBase):
             return version
         session_digest = session_id(self.session_key)
         user_id = user_id_of(data)
+        user = None if user_id is None else digest(user_id)
         index = [] if user_id is None else [user_index_name(user_id)]
         value = pack(self.encode(data), user_id)
-        reply = UPDATE(
-            [session_key_name(session_digest), *index],
-            [value, ttl, version, session_digest, user_index_prefix()],
-            wait=True,
-        )
+        key = session_key_name(session_digest)
+        cluster = is_cluster(connection())
+        if cluster:
+            commands = [UPDATE_SESSION.command([key], [value, ttl, version])]
+            commands += [INDEX_ADD.command(index, [session_digest, ttl])] if index else []
+            reply = send(*commands, wait=True)[0]
+        else:
+            args = [value, ttl, version, session_digest, user_index_prefix()]
+            reply = UPDATE([key, *index], args, wait=True)
         if isinstance(reply, list):  # saved by another request meanwhile: here it is
             current = unpack(reply[0])
+            self._stored_user = current.user
             raise VersionConflict(Stored(self.decode(current.encoded), current.version))
         if not reply:
             raise UpdateError
-        self._stored_user = None if user_id is None else digest(user_id)
+        if cluster and self._stored_user not in (UNKNOWN, None, user):
+            # The user changed: out of the old one's index, only now that the write stands.
+            send(*unindex(self._stored_user, session_digest), wait=True)
+        self._stored_user = user
         return int(reply)
 
     def _delete_record(self, session_key):
         stored_user = self._stored_user if session_key == self.session_key else UNKNOWN
+        session_digest = session_id(session_key)
         if stored_user is None:
-            call("DEL", session_key_name(session_id(session_key)), wait=True)
+            call("DEL", session_key_name(session_digest), wait=True)
+        elif is_cluster(connection()):
+            # The user unknown (not read): its index keeps the member until it is read and
+            # pruned (for_user), rather than a round trip more to read the user first.
+            unindexed = [] if stored_user is UNKNOWN else unindex(stored_user, session_digest)
+            send(("DEL", session_key_name(session_digest)), *unindexed, wait=True)
         else:
             delete_by_digest(session_id(session_key))
         if session_key == self.session_key:

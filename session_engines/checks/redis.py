@@ -1,5 +1,5 @@
 """System checks for the Redis engines: ``SESSION_REDIS`` for the native engine (E201-E205,
-E208-E211) and the django-redis cache that holds sessions, for either engine (E206, E207).
+E208-E212) and the django-redis cache that holds sessions, for either engine (E206, E207).
 """
 
 from urllib.parse import urlsplit
@@ -45,6 +45,7 @@ def check_redis_settings(app_configs=None, **kwargs):
     ]
     opts = redis.options()
     connection_errors = redis_connection_errors(opts, "CONNECTION_KWARGS" in config)
+    connection_errors += cluster_errors(opts)
     errors += connection_errors
     if not isinstance(opts["KEY_PREFIX"], str) or not opts["KEY_PREFIX"]:
         errors.append(
@@ -127,6 +128,19 @@ def redis_connection_errors(opts, has_connection_kwargs):
             )
         ]
     return []
+
+
+def cluster_errors(opts):
+    """Return the errors in CLUSTER: True, False or "auto", and a cluster needs URL."""
+    cluster = opts["CLUSTER"]
+    if cluster not in (True, False, "auto") or not isinstance(cluster, bool | str):
+        problem, hint = invalid("SESSION_REDIS", "CLUSTER", cluster), 'True, False or "auto".'
+    elif cluster and opts["URL"] is None:
+        problem = f"SESSION_REDIS['CLUSTER'] = {cluster!r} needs SESSION_REDIS['URL']."
+        hint = "django-redis has no cluster support: give the engine the URL of any node."
+    else:
+        return []
+    return [checks.Error(problem, hint=hint, obj=OBJ, id="session_engines.E212")]
 
 
 def is_redis_url(url):

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ..ids import session_id
+from ..ids import encodable, session_id
 from ..users import user_id_of
 from . import Page, SessionRecord, UserIndexUnavailable
 
@@ -87,6 +87,8 @@ class DbOperator:
                 f"{settings.SESSION_ENGINE} keeps no per-user index; "
                 "use session_engines.backends.db."
             )
+        if not encodable(user_id):  # never indexed (models.Session.indexed_user_id)
+            return self.model.objects.none()
         return self._live().filter(user_id=user_id)
 
     def for_user(self, user_id):

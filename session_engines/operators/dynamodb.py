@@ -18,7 +18,6 @@ from session_engines.backends.dynamodb import (
     EXPIRES_ATTRIBUTE,
     KEY_ATTRIBUTE,
     USER_ATTRIBUTE,
-    USER_INDEX,
     call,
     condition,
     is_condition_failure,
@@ -103,19 +102,7 @@ class DynamoDBOperator:
 
     def user_ids(self, user_id):
         """The ids the index holds for one user, live ones only (one Query per 1 MB page)."""
-        query = {
-            "IndexName": USER_INDEX,
-            "KeyConditionExpression": "#u = :u",
-            "ExpressionAttributeNames": {"#u": USER_ATTRIBUTE},
-            "ExpressionAttributeValues": {":u": {"S": user_id}},
-        }
-        ids, now = [], time.time()
-        while True:
-            page = call("query", **query)
-            ids += [item[KEY_ATTRIBUTE]["S"] for item in page["Items"] if is_live(item, now)]
-            if "LastEvaluatedKey" not in page:
-                return ids
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [id for id, _ in dynamodb.user_sessions(user_id)]
 
     def for_user(self, user_id):
         records = []

@@ -1,8 +1,9 @@
 """See and end sessions of the native Redis engine (``session_engines.backends.redis``).
 
 Listing walks the keyspace with ``SCAN`` and a cursor (never ``KEYS``, which blocks the server),
-matching session keys only (``<prefix>:`` + 64 hex characters), not the per-user indexes. A
-user's sessions come from their index (a sorted set of session digests scored by expiry); members
+matching session keys only (``<prefix>:`` + 64 hex characters), not the per-user indexes; on a
+cluster, every primary in turn (the cursor says which, then where on it). A user's sessions
+come from their index (a sorted set of session digests scored by expiry); members
 whose session has gone or now belongs to someone else are pruned as they are found.
 """
 
@@ -28,9 +29,13 @@ def fetch(keys):
     return list(zip(replies[::2], replies[1::2], strict=True))
 
 
-def run(command, *args):
+def run(command, *args, **kwargs):
     with unavailable_on_outage("Redis"):
-        return command(*args)
+        return command(*args, **kwargs)
+
+
+def session_digests(keys):
+    return [d for d in (key.decode().rpartition(":")[2] for key in keys) if is_session_id(d)]
 
 
 def record(session_digest, value, ttl, now):
@@ -51,16 +56,37 @@ class RedisOperator:
         self.prefix = engine.options()["KEY_PREFIX"]
 
     def list(self, *, cursor=None, limit=50):
-        pattern = glob_escape(f"{self.prefix}:") + "?" * 64  # no user indexes
+        client = engine.connection()
+        if engine.is_cluster(client):
+            return self._list_cluster(client, cursor, limit)
         position, digests = int(cursor or 0), []
         while True:
-            position, keys = run(engine.connection().scan, position, pattern, limit)
-            digests += [
-                d for d in (key.decode().rpartition(":")[2] for key in keys) if is_session_id(d)
-            ]
+            position, keys = run(client.scan, position, self._pattern(), limit)
+            digests += session_digests(keys)
             if position == 0 or len(digests) >= limit:
                 break
         return Page(records=self._records(digests), cursor=str(position) if position else None)
+
+    def _list_cluster(self, client, cursor, limit):
+        """SCAN each primary in turn (sorted by address); the cursor is ``<node>:<position>``."""
+        nodes = sorted(run(client.get_primaries), key=lambda node: node.name)
+        node, position = (int(part) for part in (cursor or "0:0").split(":"))
+        digests = []
+        while node < len(nodes):
+            cursors, keys = run(
+                client.scan, position, self._pattern(), limit, target_nodes=nodes[node]
+            )
+            (position,) = cursors.values()  # {node name: its cursor}
+            digests += session_digests(keys)
+            if position == 0:
+                node += 1
+            if len(digests) >= limit:
+                break
+        more = node < len(nodes)
+        return Page(records=self._records(digests), cursor=f"{node}:{position}" if more else None)
+
+    def _pattern(self):
+        return glob_escape(f"{self.prefix}:") + "?" * 64  # no user indexes
 
     def get(self, id):
         if not is_session_id(id):

@@ -163,7 +163,13 @@ if REDIS_SENTINELS:
         },
     }
 
-# The native Redis engine (session_engines.backends.redis), on the "sessions" cache's pool.
+# A sharded Redis (ElastiCache Serverless, cluster mode enabled): REDIS_CLUSTER=1, REDIS_URL at
+# any node or the cache's endpoint. Only the native engine runs there (django-redis has no
+# cluster support), on its own cluster client.
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER")
+
+# The native Redis engine (session_engines.backends.redis), on the "sessions" cache's pool, or
+# its own cluster client on a cluster.
 SESSION_REDIS = {
     "CACHE_ALIAS": "sessions",
     "KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", "sessiondemo") + ":session",
@@ -172,6 +178,15 @@ SESSION_REDIS = {
     "WAIT_REPLICAS": int(os.environ.get("SESSION_REDIS_WAIT_REPLICAS", "0")),
     "WAIT_TIMEOUT_MS": int(os.environ.get("SESSION_REDIS_WAIT_TIMEOUT_MS", "100")),
 }
+if REDIS_CLUSTER:
+    SESSION_REDIS |= {
+        "URL": REDIS_URL,
+        "CLUSTER": True,
+        "CONNECTION_KWARGS": {
+            "socket_timeout": REDIS_TIMEOUT,
+            "socket_connect_timeout": REDIS_TIMEOUT,
+        },
+    }
 
 # DynamoDB (session_engines.backends.dynamodb). Credentials come from boto3's default chain only.
 SESSION_DYNAMODB = {

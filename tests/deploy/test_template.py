@@ -128,8 +128,13 @@ def test_redis_is_multi_az_with_failover_tls_and_auth(template):
     assert group["TransitEncryptionEnabled"] and group["AtRestEncryptionEnabled"]
     token = "{{resolve:secretsmanager:${RedisAuthToken}:SecretString:token}}"
     assert group["AuthToken"] == {"Fn::Sub": token}
+    assert template["Resources"]["Redis"]["Condition"] == "ReplicationGroup"
     # REDIS_URL, as ECS injects it, is a TLS URL with the AUTH token that redis-py accepts.
-    url = properties(template, "RedisUrl")["SecretString"]["Fn::Sub"]
+    condition, serverless, replication_group = properties(template, "RedisUrl")["SecretString"][
+        "Fn::If"
+    ]
+    assert condition == "Serverless" and "ServerlessRedis" in serverless["Fn::Sub"]
+    url = replication_group["Fn::Sub"]
     assert url.startswith(f"rediss://:{token}@${{Redis.PrimaryEndPoint.Address}}:")
     sample = url.replace(token, "t0ken").replace(
         "${Redis.PrimaryEndPoint.Address}", "primary.example"
@@ -167,3 +172,60 @@ def test_outputs_the_alb_url(template):
     url = template["Outputs"]["Url"]["Value"]
     assert url["Fn::If"][0] == "Https"
     assert url["Fn::If"][2] == {"Fn::Sub": "http://${LoadBalancer.DNSName}"}
+
+
+def test_redis_mode_serverless_is_valkey_in_cluster_mode_with_tls_and_an_acl_user(template):
+    assert template["Parameters"]["RedisMode"]["AllowedValues"] == [
+        "replication-group",
+        "serverless",
+    ]
+    assert template["Conditions"]["Serverless"] == {
+        "Fn::Equals": [{"Ref": "RedisMode"}, "serverless"]
+    }
+    resources = template["Resources"]
+    for name in ("ServerlessRedis", "ServerlessRedisUser", "ServerlessRedisUsers"):
+        assert resources[name]["Condition"] == "Serverless"
+    cache = properties(template, "ServerlessRedis")
+    assert resources["ServerlessRedis"]["Type"] == "AWS::ElastiCache::ServerlessCache"
+    assert cache["Engine"] == "valkey"
+    assert cache["UserGroupId"] == {"Ref": "ServerlessRedisUsers"}
+    assert cache["SecurityGroupIds"] == [{"Ref": "RedisSecurityGroup"}]
+    assert properties(template, "ServerlessRedisUsers")["UserIds"] == [
+        {"Ref": "ServerlessRedisUser"}
+    ]
+    user = properties(template, "ServerlessRedisUser")
+    token = "{{resolve:secretsmanager:${RedisAuthToken}:SecretString:token}}"
+    assert user["AuthenticationMode"] == {"Type": "password", "Passwords": [{"Fn::Sub": token}]}
+    # The URL ECS injects: TLS, the ACL user and its password, the serverless endpoint; the
+    # task is told it is a cluster, which the native engine's cluster client accepts.
+    _, serverless, _ = properties(template, "RedisUrl")["SecretString"]["Fn::If"]
+    sample = serverless["Fn::Sub"].replace(token, "t0ken")
+    sample = sample.replace("${ServerlessRedis.Endpoint.Address}", "sessions.serverless.example")
+    sample = sample.replace("${ServerlessRedis.Endpoint.Port}", "6379")
+    pool = redis.ConnectionPool.from_url(sample)
+    assert pool.connection_class is redis.SSLConnection
+    assert pool.connection_kwargs["username"] == user["UserName"]
+    assert pool.connection_kwargs["password"] == "t0ken"
+    values, _ = container_env(template)
+    assert values["REDIS_CLUSTER"] == {"Fn::If": ["Serverless", "1", "0"]}
+
+
+def test_serverless_refuses_the_cache_engine(template):
+    rule = template["Rules"]["ServerlessNeedsTheNativeEngine"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "RedisMode"}, "serverless"]}
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SettingsModule"}, "cache"]}]
+    }
+
+
+def test_redis_cluster_env_makes_the_native_engine_a_cluster_client(monkeypatch):
+    """REDIS_CLUSTER=1, as the task gets it with RedisMode serverless: the settings the engine
+    then reads (its own URL and cluster client; django-redis cannot do cluster mode)."""
+    from tests.sessiondemo.test_redis_failover import base_settings
+
+    url = "rediss://sessiondemo:t0ken@sessions.serverless.example:6379/0"
+    probe = base_settings(monkeypatch, REDIS_URL=url, REDIS_CLUSTER="1")
+    assert probe.SESSION_REDIS["URL"] == url and probe.SESSION_REDIS["CLUSTER"] is True
+    plain = base_settings(monkeypatch, REDIS_URL=url, REDIS_CLUSTER="0")
+    assert plain.SESSION_REDIS.get("URL") is None and plain.SESSION_REDIS.get("CLUSTER") is None

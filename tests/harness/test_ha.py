@@ -4,7 +4,10 @@ Small on purpose (3 users, 6 reads, 2 instances): the point is what happens to s
 not how fast. Timings are the demo's business (``python -m harness.ha``), never asserted here.
 """
 
+import time
+
 import pytest
+import requests
 
 from harness.ha import ENGINES, cluster, run_scenario
 
@@ -78,3 +81,29 @@ def test_shared_store_keeps_every_session_through_kill_and_deploy(engine):
     assert not deployed.errors
     assert all(old != new for old, new in zip(before, after, strict=True))
     assert all(any(hit.after_fault for hit in user.reads) for user in deployed.users)
+
+
+def test_redis_cluster_keeps_every_session_through_a_killed_primary():
+    """One shard's primary is SIGKILLed mid-run: its users wait (503) until the replica takes
+    over, then read on, still signed in; never a 500."""
+    with cluster("redis_cluster") as running:
+        killed = scenario(running, "primary")
+        recovered = signed_in_reads(running.url, users=6)
+
+    assert all(user.kept for user in killed.users)
+    assert {hit.status for hit in killed.hits} <= {200, 503}
+    assert recovered == 6  # every shard takes sign-ins again, the promoted one too
+
+
+def signed_in_reads(url, *, users, timeout=20.0):
+    """Sign ``users`` users in (retrying 503s) and read each one's session back."""
+    deadline, done = time.monotonic() + timeout, 0
+    for n in range(users):
+        with requests.Session() as session:
+            while time.monotonic() < deadline:
+                body = {"userId": f"after{n}", "userNm": f"After {n}"}
+                if session.post(f"{url}/login", json=body, timeout=5).status_code == 200:
+                    done += session.get(f"{url}/session", timeout=5).json() == body
+                    break
+                time.sleep(0.2)
+    return done

@@ -74,15 +74,23 @@ def use_redis(settings, url):
 
 
 class Redis:
-    """The test redis-server behind the ``sessions`` cache, emptied for each test."""
+    """The test redis-server (or valkey-server) behind the ``sessions`` cache, emptied for each
+    test. A test that takes ``redis_url`` gets its server: Redis, then Valkey."""
 
     databases = ["default"]
+
+    def __init__(self, server="redis"):
+        self.server = server
 
     def start(self, request, settings):
         from django_redis import get_redis_connection
 
         settings.SESSION_CACHE_ALIAS = "sessions"
-        use_redis(settings, request.getfixturevalue("redis_url"))
+        if self.server == "redis" and "redis_url" in request.fixturenames:
+            url = request.getfixturevalue("redis_url")
+        else:
+            url = request.getfixturevalue(f"{self.server}_server_url")
+        use_redis(settings, url)
         self.client = get_redis_connection("sessions")
         self.client.flushdb()
 
@@ -114,6 +122,32 @@ class Redis:
     def corrupt(self, session_key):
         for key in self.keys(session_key):
             self.client.set(key, "not:signed", keepttl=True)
+
+
+def use_redis_cluster(settings, cluster, **options):
+    """Point the native Redis engine at ``cluster`` in cluster mode, emptied."""
+    from session_engines.backends import redis
+
+    settings.SESSION_REDIS = {
+        "URL": cluster.url,
+        "CLUSTER": True,
+        "KEY_PREFIX": "tests:session",
+        **options,
+    }
+    redis._clients.clear()  # a new client: the slot map as the cluster now has it
+    cluster.wait_healthy()
+    cluster.flush()
+
+
+class RedisCluster(Redis):
+    """The test session's Redis Cluster (3 primaries, 3 replicas), in cluster mode, emptied."""
+
+    def start(self, request, settings):
+        from session_engines.backends import redis
+
+        self.cluster = request.getfixturevalue("redis_cluster")
+        use_redis_cluster(settings, self.cluster)
+        self.client = redis.connection()  # a RedisCluster: SCAN on every primary
 
 
 def use_table(settings, *, endpoint_url, **options):
@@ -282,6 +316,16 @@ ENGINES = {
         compare_and_set=False,
     ),
     "redis": Engine("session_engines.backends.redis", Redis()),
+    "cache-valkey": Engine(
+        "session_engines.backends.cache",
+        Redis("valkey"),
+        hashes_keys=False,
+        logs_corrupt_data=False,
+        user_index=False,
+        compare_and_set=False,
+    ),
+    "redis-valkey": Engine("session_engines.backends.redis", Redis("valkey")),
+    "redis-cluster": Engine("session_engines.backends.redis", RedisCluster()),
     "dynamodb": Engine("session_engines.backends.dynamodb", DynamoDB("moto")),
     "dynamodb-moto-server": Engine("session_engines.backends.dynamodb", DynamoDB("moto-server")),
     "dynamodb-dynalite": Engine("session_engines.backends.dynamodb", DynamoDB("dynalite")),

@@ -8,17 +8,29 @@
                                              move every session from one engine to another
 
 IDs are the sessions' non-secret ids (SHA-256 of the key); no output ever holds a raw key.
+Whatever a session holds is printed escaped and bounded (``session_engines.display``).
 """
-
-import json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import migration
 from ...backends import migrate
+from ...devices import device
+from ...display import safe_text, session_json
 from ...exceptions import SessionStoreUnavailable
 from ...operators import UserIndexUnavailable, get_operator
+from ...policy import log
 from ...users import user_names
+
+
+def text(value, limit=200):
+    """Return a stored value as printable text, "-" for none."""
+    return "-" if value is None or value == "" else safe_text(value, limit)
+
+
+def when(value):
+    return value.isoformat() if value else "-"
+
 
 ID_HELP = "a session id, as `sessions list` shows it (the SHA-256 of the key)"
 
@@ -59,17 +71,11 @@ class Command(BaseCommand):
         records = operator.for_user(user)[:limit] if user else self.first(operator, limit)
         names = user_names(record.data for record in records)
         for record, name in zip(records, names, strict=True):
-            self.stdout.write(
-                "  ".join(
-                    [
-                        record.id,
-                        record.user_id or "-",
-                        name or "-",
-                        record.expires.isoformat() if record.expires else "-",
-                        f"{record.size}B",
-                    ]
-                )
-            )
+            found = device(record.data)
+            fields = [record.id, text(record.user_id, 64), text(name, 64)]
+            fields += [text(found["agent"], 64), text(found["address"], 64)]
+            fields += [when(found["last_seen"]), when(record.expires), f"{record.size}B"]
+            self.stdout.write("  ".join(fields))
         self.stdout.write(f"{len(records)} session(s).")
 
     def first(self, operator, limit):
@@ -86,18 +92,26 @@ class Command(BaseCommand):
         record = self.found(operator.get(id), id)
         self.stdout.write(f"ID       {record.id}")
         (name,) = user_names([record.data])
-        self.stdout.write(f"User     {record.user_id or '-'}")
-        self.stdout.write(f"Name     {name or '-'}")
-        self.stdout.write(f"Expires  {record.expires.isoformat() if record.expires else '-'}")
+        found = device(record.data)
+        self.stdout.write(f"User     {text(record.user_id)}")
+        self.stdout.write(f"Name     {text(name)}")
+        self.stdout.write(f"Device   {text(found['agent'], 64)}")
+        self.stdout.write(f"Address  {text(found['address'], 64)}")
+        self.stdout.write(f"Created  {when(found['created'])}")
+        self.stdout.write(f"Login    {when(found['signed_in'])}")
+        self.stdout.write(f"Seen     {when(found['last_seen'])}")
+        self.stdout.write(f"Expires  {when(record.expires)}")
         self.stdout.write(f"Size     {record.size} bytes")
-        self.stdout.write(json.dumps(record.data, indent=2, sort_keys=True, default=str))
+        self.stdout.write(session_json(record.data))
 
     def revoke(self, operator, *, id=None, user=None, **options):
         if user:
             ended = operator.delete_for_user(user)
-            self.stdout.write(f"Ended {ended} session(s) of user {user}.")
+            log("revoked", user=user, by="command", ended=ended)
+            self.stdout.write(f"Ended {ended} session(s) of user {text(user)}.")
         else:
             self.found(operator.delete(id), id)
+            log("revoked", id=id, by="command")
             self.stdout.write(f"Ended session {id}.")
 
     def migrate(self, *, source=None, target=None, batch=500, cursor=None, **options):
@@ -122,5 +136,5 @@ class Command(BaseCommand):
 
     def found(self, result, id):
         if not result:
-            raise CommandError(f"No live session with id {id}.")
+            raise CommandError(f"No live session with id {text(id, 100)}.")
         return result
