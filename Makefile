@@ -15,7 +15,7 @@ COMPAT_TESTS ?= -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency lint format
+.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -76,10 +76,16 @@ test-compat: $(COMPAT_VENV)/.installed node-modules
 	$(COMPAT_PY) -m pytest -q tests/accounts $(COMPAT_TESTS)
 
 # N gunicorn instances behind HAProxy, every engine x LB mode x fault: HA_ARGS="--users 20";
-# then the concurrent-requests table (make ha-concurrency).
+# then the concurrent-requests table (make ha-concurrency), then a migration of engines.
 ha-demo: venv system-packages
 	$(PY) -m harness.ha $(HA_ARGS)
 	$(PY) -m harness.concurrency $(CONCURRENCY_ARGS)
+	$(PY) -m harness.migration $(MIGRATION_ARGS)
+
+# Django's db engine to Redis under reads, through HAProxy, sessions lost counted:
+# MIGRATION_ARGS="--users 20 --idle 200" (--deploy rolling: the control, which loses some)
+ha-migration: venv system-packages
+	$(PY) -m harness.migration $(MIGRATION_ARGS)
 
 # Parallel updates of one session through HAProxy round-robin, updates lost per engine:
 # CONCURRENCY_ARGS="--sessions 20 --parallel 8 --rounds 50"

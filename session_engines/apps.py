@@ -9,11 +9,12 @@ class SessionEnginesConfig(AppConfig):
 
     def ready(self):
         from . import policy as session_policy
-        from .checks import SESSIONS, dynamodb, policy, redis
+        from .checks import SESSIONS, dynamodb, migrate, policy, redis
         from .middleware import mark_store_error
 
         checks.register(dynamodb.check_dynamodb_settings, SESSIONS)
         checks.register(redis.check_redis_settings, SESSIONS)
+        checks.register(migrate.check_migrate_settings, SESSIONS)
         checks.register(redis.check_session_caches, checks.Tags.caches)
         checks.register(policy.check_policy_settings, SESSIONS)
         got_request_exception.connect(mark_store_error, dispatch_uid="session_engines")

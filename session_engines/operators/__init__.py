@@ -38,6 +38,9 @@ class SessionRecord:
     expires: datetime | None  # aware, UTC
     size: int  # bytes stored
     data: dict = field(default_factory=dict, repr=False)  # decoded session dict
+    # The raw key, only from a store that holds raw keys (Django's engines), for the bulk copy's
+    # lookups; never shown.
+    key: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class Page:
 
 class Operator(Protocol):
     supports_user_index: bool
+
+    def __init__(self, session_engine: str | None = None):
+        """Operate ``session_engine``'s sessions (None: settings.SESSION_ENGINE)."""
 
     def list(self, *, cursor: str | None = None, limit: int = 50) -> Page:
         """One page of live sessions. Every session appears exactly once across all pages."""
@@ -82,7 +88,12 @@ def has_operator() -> bool:
 
 def get_operator() -> Operator:
     """Return the operator of ``settings.SESSION_ENGINE`` (NoOperator when it has none)."""
-    path = operator_path(settings.SESSION_ENGINE)
+    return operator_for(settings.SESSION_ENGINE)
+
+
+def operator_for(engine: str) -> Operator:
+    """Return the operator of ``engine``, configured or not (NoOperator when it has none)."""
+    path = operator_path(engine)
     if path is None:
-        raise NoOperator(f"No session operator for {settings.SESSION_ENGINE!r}")
-    return import_string(path)()
+        raise NoOperator(f"No session operator for {engine!r}")
+    return import_string(path)(engine)

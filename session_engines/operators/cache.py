@@ -31,12 +31,12 @@ from . import Page, SessionRecord, UserIndexUnavailable
 class CacheOperator:
     supports_user_index = False
 
-    def __init__(self):
+    def __init__(self, session_engine=None):
         self.client = caches[settings.SESSION_CACHE_ALIAS].client
         self.redis = get_redis_connection(settings.SESSION_CACHE_ALIAS)
         # Where the engine puts a session: ask it (no I/O) for a probe key's cache key, and see
         # whether it stores the raw key (Django's engine) or its digest (an engine of ours).
-        store_class = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+        store_class = import_string(f"{session_engine or settings.SESSION_ENGINE}.SessionStore")
         probe = "probe" * 8
         cache_key = store_class(probe).cache_key
         self.hashed = cache_key.endswith(session_id(probe))
@@ -78,6 +78,7 @@ class CacheOperator:
                     expires=now + datetime.timedelta(milliseconds=ttl) if ttl >= 0 else None,
                     size=len(value),
                     data=data,
+                    key=None if self.hashed else key[len(self.prefix) :],
                 )
             )
         return records

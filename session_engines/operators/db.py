@@ -20,8 +20,10 @@ from . import Page, SessionRecord, UserIndexUnavailable
 
 
 class DbOperator:
-    def __init__(self):
-        self.store_class = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+    def __init__(self, session_engine=None):
+        self.store_class = import_string(
+            f"{session_engine or settings.SESSION_ENGINE}.SessionStore"
+        )
         self.model = self.store_class.get_model_class()
         # session_engines.backends.db keys rows by the digest and keeps the user id in a column.
         self.supports_user_index = hasattr(self.model, "indexed_user_id")
@@ -37,6 +39,7 @@ class DbOperator:
             expires=row.expire_date,
             size=len(row.session_data.encode()),
             data=data,
+            key=None if self.supports_user_index else row.session_key,
         )
 
     def list(self, *, cursor=None, limit=50):

@@ -52,6 +52,9 @@ def key(id):
 class DynamoDBOperator:
     supports_user_index = True
 
+    def __init__(self, session_engine=None):  # one engine, whatever its name
+        pass
+
     def record(self, item):
         data = dynamodb.SessionStore().from_item(item)
         user = item.get(USER_ATTRIBUTE, {}).get("S")

@@ -52,7 +52,7 @@ def record(session_digest, value, ttl, now):
 class RedisOperator:
     supports_user_index = True
 
-    def __init__(self):
+    def __init__(self, session_engine=None):  # one engine, whatever its name
         self.prefix = engine.options()["KEY_PREFIX"]
 
     def list(self, *, cursor=None, limit=50):

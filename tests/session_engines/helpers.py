@@ -16,8 +16,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from session_engines.ids import session_id
+from session_engines.operators import operator_for
 
 # --- The stores, as the tests see them at rest -------------------------------------------------
 
@@ -227,6 +229,61 @@ class DynamoDB:
         self.put(session_key, data={"S": "not:signed"})
 
 
+class DjangoDatabase:
+    """Django's own db engine's table (django_session), which holds raw keys."""
+
+    databases = ["default"]
+
+    def start(self, request, settings):
+        pass
+
+    @property
+    def rows(self):
+        from django.contrib.sessions.models import Session
+
+        return Session.objects.all()
+
+    def count(self):
+        return self.rows.count()
+
+    def dump(self):
+        return repr(list(self.rows.values_list()))
+
+    def expire(self, session_key):
+        past = timezone.now() - timedelta(seconds=10)
+        self.rows.filter(session_key=session_key).update(expire_date=past)
+
+    def corrupt(self, session_key):
+        self.rows.filter(session_key=session_key).update(session_data="not:signed")
+
+
+class Migrating:
+    """Both stores of session_engines.backends.migrate: FROM's (old) and TO's (new)."""
+
+    def __init__(self, old_engine, old, new_engine, new):
+        self.old_engine, self.old, self.new_engine, self.new = old_engine, old, new_engine, new
+        self.databases = sorted({*old.databases, *new.databases})
+
+    def start(self, request, settings):
+        self.old.start(request, settings)
+        self.new.start(request, settings)
+        settings.SESSION_MIGRATE = {"FROM": self.old_engine, "TO": self.new_engine}
+
+    def count(self):
+        return self.old.count() + self.new.count()
+
+    def dump(self):
+        return f"{self.old.dump()} {self.new.dump()}"
+
+    def expire(self, session_key):
+        self.old.expire(session_key)
+        self.new.expire(session_key)
+
+    def corrupt(self, session_key):
+        self.old.corrupt(session_key)
+        self.new.corrupt(session_key)
+
+
 # --- The engines -------------------------------------------------------------------------------
 
 
@@ -242,6 +299,9 @@ class Engine:
     compare_and_set: bool = True
     marks: tuple = field(default=())  # names of pytest marks (pytest.ini registers them)
 
+
+DJANGO_DB = "django.contrib.sessions.backends.db"
+REDIS = "session_engines.backends.redis"
 
 # One line per engine: every cross-engine test runs on each.
 ENGINES = {
@@ -269,7 +329,61 @@ ENGINES = {
     "dynamodb": Engine("session_engines.backends.dynamodb", DynamoDB("moto")),
     "dynamodb-moto-server": Engine("session_engines.backends.dynamodb", DynamoDB("moto-server")),
     "dynamodb-dynalite": Engine("session_engines.backends.dynamodb", DynamoDB("dynalite")),
+    # session_engines.backends.migrate, between two stores (SESSION_MIGRATE's FROM and TO).
+    "migrate-db-to-redis": Engine(
+        "session_engines.backends.migrate",
+        Migrating("session_engines.backends.db", Database("default"), REDIS, Redis()),
+    ),
+    "migrate-django-db-to-db": Engine(
+        "session_engines.backends.migrate",
+        Migrating(DJANGO_DB, DjangoDatabase(), "session_engines.backends.db", Database("default")),
+    ),
 }
+
+
+MIGRATE = "session_engines.backends.migrate"
+
+# Migrations from every source engine, Django's own included: name: (the engine the site ran
+# on, its store at rest, the ENGINES line of the engine sessions move to).
+SOURCES = {
+    "db": ("session_engines.backends.db", Database("default"), "redis"),
+    "django-db": (DJANGO_DB, DjangoDatabase(), "db"),
+    "cache": ("session_engines.backends.cache", Redis(), "db"),
+    "django-cache": ("django.contrib.sessions.backends.cache", Redis(), "redis"),
+    "redis": (REDIS, Redis(), "dynamodb"),
+    "dynamodb": ("session_engines.backends.dynamodb", DynamoDB("moto"), "redis"),
+}
+
+
+class Migration:
+    """A site on the old engine (``SESSION_ENGINE``) that can switch to the migrating one."""
+
+    def __init__(self, name, request, settings):
+        self.old_engine, self.old_store, new_line = SOURCES[name]
+        self.new_engine, self.new_store = ENGINES[new_line].backend, ENGINES[new_line].store
+        self.new_store.start(request, settings)
+        self.old_store.start(request, settings)
+        self.settings = settings
+        settings.SESSION_ENGINE = self.old_engine
+        settings.SESSION_MIGRATE = {"FROM": self.old_engine, "TO": self.new_engine}
+
+    def switch(self, engine=MIGRATE):
+        self.settings.SESSION_ENGINE = engine
+
+    def old(self):
+        return import_string(f"{self.old_engine}.SessionStore")
+
+    def new(self):
+        return import_string(f"{self.new_engine}.SessionStore")
+
+    def in_old(self, key):
+        return self.old()(key).load() != {}
+
+    def in_new(self, key):
+        return self.new()(key).load() != {}
+
+    def new_ids(self):
+        return {record.id for record in operator_for(self.new_engine).list(limit=500).records}
 
 
 def engine_param(name):
@@ -350,6 +464,13 @@ def log_in_several():
         "bob": [log_in("bob")],
         "carol": [log_in("carol")],
     }
+
+
+def with_cookie(key):
+    """A new client that sends ``key`` as its session cookie."""
+    client = new_client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+    return client
 
 
 def key_of(client):

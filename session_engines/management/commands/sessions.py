@@ -4,6 +4,8 @@
     sessions show ID                         one session, its data decoded
     sessions revoke ID                       end one session
     sessions revoke --user ID                end all of one user's sessions
+    sessions migrate [--from E] [--to E] [--batch N] [--cursor C]
+                                             move every session from one engine to another
 
 IDs are the sessions' non-secret ids (SHA-256 of the key); no output ever holds a raw key.
 Whatever a session holds is printed escaped and bounded (``session_engines.display``).
@@ -11,6 +13,8 @@ Whatever a session holds is printed escaped and bounded (``session_engines.displ
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ... import migration
+from ...backends import migrate
 from ...devices import device
 from ...display import safe_text, session_json
 from ...exceptions import SessionStoreUnavailable
@@ -45,11 +49,17 @@ class Command(BaseCommand):
         target = revoke.add_mutually_exclusive_group(required=True)
         target.add_argument("id", nargs="?", help=ID_HELP)
         target.add_argument("--user", help="end all of this user's sessions")
+        copy = actions.add_parser("migrate", help="move every session to another engine")
+        copy.add_argument("--from", dest="source", help="default: SESSION_MIGRATE['FROM']")
+        copy.add_argument("--to", dest="target", help="default: SESSION_MIGRATE['TO']")
+        copy.add_argument("--batch", type=int, default=500, help="sessions per page (500)")
+        copy.add_argument("--cursor", help="resume after the page that printed this cursor")
 
     def handle(self, *args, action, **options):
-        operator = get_operator()
         try:
-            getattr(self, action)(operator, **options)
+            if action == "migrate":
+                return self.migrate(**options)
+            getattr(self, action)(get_operator(), **options)
         except UserIndexUnavailable as exc:
             raise CommandError(str(exc)) from exc
         except SessionStoreUnavailable as exc:
@@ -103,6 +113,26 @@ class Command(BaseCommand):
             self.found(operator.delete(id), id)
             log("revoked", id=id, by="command")
             self.stdout.write(f"Ended session {id}.")
+
+    def migrate(self, *, source=None, target=None, batch=500, cursor=None, **options):
+        source = source or migrate.options()["FROM"]
+        target = target or migrate.options()["TO"]
+        if not source or not target or batch < 1:
+            raise CommandError("Give --from and --to (or SESSION_MIGRATE), and --batch >= 1.")
+
+        def progress(summary):
+            self.stdout.write(f"page {summary.pages}: {summary}; cursor {summary.cursor or '-'}")
+
+        self.stdout.write(f"Moving sessions from {source} to {target}.")
+        try:
+            summary = migration.copy_sessions(
+                source=source, target=target, cursor=cursor, batch=batch, progress=progress
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Done: {summary}.")
+        if summary.failed:
+            raise CommandError(f"{summary.failed} session(s) failed: run the copy again.")
 
     def found(self, result, id):
         if not result:
