@@ -102,7 +102,7 @@ def store(request, settings, db):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SESSION_ENGINE = import_module(f"sessiondemo.settings.{request.param}").SESSION_ENGINE
     if request.param == "redis":
-        url = request.getfixturevalue("redis_url")
+        url = request.getfixturevalue("redis_server_url")
         sessions = {**settings.CACHES["sessions"], "LOCATION": url}
         settings.CACHES = {**settings.CACHES, "sessions": sessions}
         from django_redis import get_redis_connection
