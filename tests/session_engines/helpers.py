@@ -516,3 +516,58 @@ class Calls(list):
     def clear(self):
         super().clear()
         self.params.clear()
+
+
+# --- The db engine in a fresh process (its threads need committed rows, not a test transaction) --
+
+PROCESS_SETTINGS = """
+SECRET_KEY = "race-test-key-0123456789abcdefghijklmnopqrstuvwxyz-0123456789"
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth",
+                  "django.contrib.sessions", "session_engines"]
+SESSION_ENGINE = "session_engines.backends.db"
+SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+USE_TZ = True
+DATABASES = {"default": %r}
+"""
+
+
+def sqlite_database(path):
+    """Return a SQLite database setting where writers queue for its one write lock."""
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": {"timeout": 60}}
+
+
+def postgres_database(url):
+    """Return the database setting of the ``postgres`` database at ``url``."""
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "postgres",
+        "USER": "postgres",
+        "HOST": "127.0.0.1",
+        "PORT": port,
+    }
+
+
+def in_a_process(tmp_path, module, database, extra=""):
+    """Run ``python -m module`` on the db engine and ``database`` in a fresh process; return
+    the JSON of its last line. ``extra``: more settings lines."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "processsettings.py").write_text(PROCESS_SETTINGS % database + extra)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "processsettings"}
+    env["PYTHONPATH"] = f"{tmp_path}:{root}"
+    result = subprocess.run(
+        [sys.executable, "-m", module],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])

@@ -5,10 +5,6 @@ load one session and save it at the same moment each keep their own key. DynamoD
 on its three implementations (moto, moto server, dynalite: the ``ddb`` fixture).
 """
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +15,7 @@ from harness.postgres import postgres_server
 from harness.race import lost_updates, resurrections
 from session_engines.backends import cache, dynamodb, redis
 
-from .helpers import use_redis
+from .helpers import in_a_process, postgres_database, sqlite_database, use_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,55 +76,14 @@ def test_a_save_racing_a_delete_never_resurrects_on_dynamodb(ddb):
     assert resurrections(dynamodb.SessionStore, pairs=30) == 0
 
 
-SETTINGS = """
-SECRET_KEY = "race-test-key-0123456789abcdefghijklmnopqrstuvwxyz-0123456789"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth",
-                  "django.contrib.sessions", "session_engines"]
-SESSION_ENGINE = "session_engines.backends.db"
-SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
-USE_TZ = True
-DATABASES = {"default": %r}
-"""
-
-
-def race_in_a_process(tmp_path, database):
-    """Run harness.race in a fresh process on ``database``; its figures."""
-    (tmp_path / "racesettings.py").write_text(SETTINGS % database)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "racesettings"}
-    env["PYTHONPATH"] = f"{tmp_path}:{ROOT}"
-    result = subprocess.run(
-        [sys.executable, "-m", "harness.race"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.splitlines()[-1])
-
-
 def test_simultaneous_saves_lose_nothing_on_the_db_engine_on_sqlite(tmp_path):
-    database = {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(tmp_path / "race.sqlite3"),
-        "OPTIONS": {"timeout": 60},  # writers queue for SQLite's one write lock
-    }
-    race = race_in_a_process(tmp_path, database)
+    race = in_a_process(tmp_path, "harness.race", sqlite_database(tmp_path / "race.sqlite3"))
     assert (race["sent"], race["lost"], race["errors"], race["resurrected"]) == (80, 0, 0, 0)
     assert race["conflicts"] > 0
 
 
 def test_simultaneous_saves_lose_nothing_on_the_db_engine_on_postgresql(tmp_path):
     with postgres_server() as url:
-        port = url.rsplit(":", 1)[1].split("/")[0]
-        database = {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": "postgres",
-            "USER": "postgres",
-            "HOST": "127.0.0.1",
-            "PORT": port,
-        }
-        race = race_in_a_process(tmp_path, database)
+        race = in_a_process(tmp_path, "harness.race", postgres_database(url))
     assert (race["sent"], race["lost"], race["errors"], race["resurrected"]) == (80, 0, 0, 0)
     assert race["conflicts"] > 0

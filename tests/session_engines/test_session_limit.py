@@ -6,9 +6,6 @@ simultaneous sign-ins, measured below). Simultaneous sign-ins run on real thread
 """
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from session_engines.backends import dynamodb, redis
 from session_engines.ids import session_id
 from session_engines.operators import get_operator
 
-from .helpers import engines
+from .helpers import engines, in_a_process, postgres_database, sqlite_database
 from .signin import cookie, make_user, sign_in_as, use_auth_site, whoami_of
 from .signin_race import sign_ins
 
@@ -86,51 +83,15 @@ def test_simultaneous_sign_ins_on_dynamodb_are_best_effort(engine, settings):
         assert len(get_operator().for_user(f"racer-{n}")) == 2
 
 
-SETTINGS = """
-SECRET_KEY = "race-test-key-0123456789abcdefghijklmnopqrstuvwxyz-0123456789"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth",
-                  "django.contrib.sessions", "session_engines"]
-SESSION_ENGINE = "session_engines.backends.db"
-SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
-SESSION_POLICY = {"MAX_SESSIONS_PER_USER": 2}
-USE_TZ = True
-DATABASES = {"default": %r}
-"""
-
-
-def race_in_a_process(tmp_path, database):
-    (tmp_path / "limitsettings.py").write_text(SETTINGS % database)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "limitsettings"}
-    env["PYTHONPATH"] = f"{tmp_path}:{ROOT}"
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.session_engines.signin_race"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.splitlines()[-1])["left"]
+LIMIT = 'SESSION_POLICY = {"MAX_SESSIONS_PER_USER": 2}\n'
+RACE = "tests.session_engines.signin_race"
 
 
 def test_simultaneous_sign_ins_never_leave_more_than_the_limit_on_sqlite(tmp_path):
-    database = {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(tmp_path / "limit.sqlite3"),
-        "OPTIONS": {"timeout": 60},  # sign-ins queue for SQLite's one write lock
-    }
-    assert race_in_a_process(tmp_path, database) == [2] * 5
+    database = sqlite_database(tmp_path / "limit.sqlite3")
+    assert in_a_process(tmp_path, RACE, database, LIMIT)["left"] == [2] * 5
 
 
 def test_simultaneous_sign_ins_never_leave_more_than_the_limit_on_postgresql(tmp_path):
     with postgres_server() as url:
-        port = url.rsplit(":", 1)[1].split("/")[0]
-        database = {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": "postgres",
-            "USER": "postgres",
-            "HOST": "127.0.0.1",
-            "PORT": port,
-        }
-        assert race_in_a_process(tmp_path, database) == [2] * 5
+        assert in_a_process(tmp_path, RACE, postgres_database(url), LIMIT)["left"] == [2] * 5
