@@ -32,11 +32,23 @@ class Instance:
 
     def args(self):
         return [
-            sys.executable, "-m", "gunicorn", "sessiondemo.wsgi",
-            "--bind", f"127.0.0.1:{self.port}",
-            "--worker-class", "gthread", "--workers", "1", "--threads", "4",
-            "--graceful-timeout", "5", "--timeout", "30",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "sessiondemo.wsgi",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--graceful-timeout",
+            "5",
+            "--timeout",
+            "30",
+        ]
 
     def start(self, timeout=30.0):
         """Start, and return once /healthz answers 200."""
@@ -48,9 +60,13 @@ class Instance:
             # Its own process group: a SIGKILL takes the master and its workers at once,
             # like a machine dying, and nothing is left behind.
             self.process = subprocess.Popen(
-                self.args(), cwd=BASE_DIR, env={**os.environ, **self.env},
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                self.args(),
+                cwd=BASE_DIR,
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait_healthy(self, timeout):
         deadline = time.monotonic() + timeout

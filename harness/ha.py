@@ -152,7 +152,7 @@ ENGINES = {
             "sessiondemo.settings.redis",
             "redis_cluster",
             faults=("none", "kill", "rolling", "primary"),
-        ),  # fmt: skip
+        ),
         Engine("dynamodb", "sessiondemo.settings.dynamodb", "dynamodb"),
     ]
 }
@@ -286,9 +286,13 @@ def run_scenario(cluster, fault, *, users, reads, progress=None, timeout=120.0):
     """K users through the load balancer while ``fault`` happens; the cluster is healed after."""
     action = FAULTS[fault]
     run = run_users(
-        cluster.url, users=users, reads=reads, progress=progress, timeout=timeout,
+        cluster.url,
+        users=users,
+        reads=reads,
+        progress=progress,
+        timeout=timeout,
         fault=None if action is None else (lambda: action(cluster)),
-    )  # fmt: skip
+    )
     cluster.heal()
     return run
 
@@ -353,9 +357,14 @@ def main(argv=None):
     progress = report.Progress(runs)
     try:
         rows = demo(
-            engines=args.engines, modes=args.modes, faults=args.faults, users=args.users,
-            reads=args.reads, instances=args.instances, progress=progress,
-        )  # fmt: skip
+            engines=args.engines,
+            modes=args.modes,
+            faults=args.faults,
+            users=args.users,
+            reads=args.reads,
+            instances=args.instances,
+            progress=progress,
+        )
     except KeyboardInterrupt:
         print("\nInterrupted; everything that was started has been stopped.", file=sys.stderr)
         return 130

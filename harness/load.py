@@ -195,9 +195,12 @@ def run_users(
     token = secrets.token_hex(3)
     population = [User(f"user{index}-{token}") for index in range(users)]
     load = Load(
-        users=users, reads=reads, fault=fault, progress=progress,
+        users=users,
+        reads=reads,
+        fault=fault,
+        progress=progress,
         deadline=time.monotonic() + timeout,
-    )  # fmt: skip
+    )
     run = Run(population)
     threads = [
         threading.Thread(target=load.simulate, args=(user, base_url, think), daemon=True)

@@ -114,8 +114,12 @@ def bulk_copy(env):
     """``manage.py sessions migrate``, as an operator runs it; its summary line."""
     done = subprocess.run(
         [sys.executable, "manage.py", "sessions", "migrate", "--batch", "50"],
-        cwd=BASE_DIR, env={**os.environ, **env}, check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=BASE_DIR,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -141,7 +145,7 @@ def still_signed_in(url, signed_in):
 def redeploy(balancer, nodes, settings, *, pause=0.0):
     """A rolling deploy of ``nodes`` on ``settings``, one instance at a time, ``pause`` seconds
     between two (a real deploy's mixed fleet lasts minutes)."""
-    rolling = Cluster(engine=None, instances=nodes, balancer=balancer)
+    rolling = Cluster(engine=None, instances=nodes, balancer=balancer, password=None)
     for slot, node in enumerate(nodes):
         if slot:
             time.sleep(pause)
@@ -164,13 +168,19 @@ def run(*, users=20, idle=10, settle=1.0, deploy="blue-green"):
             "REDIS_URL": stack.enter_context(redis_server()),
         }
         secret_key = secrets.token_urlsafe(50)
+        password = secrets.token_urlsafe(16)  # the demo users' (createdemousers)
         nodes = []
         fleet = [OLD, OLD, MIGRATING, MIGRATING] if deploy == "blue-green" else [OLD, OLD]
         for slot, settings in enumerate(fleet):
             name = f"app{slot + 1}"
             engine = Engine(name, settings, store="postgres+redis")
             env = instance_env(
-                engine, name=name, secret_key=secret_key, workdir=workdir, store_env=store_env
+                engine,
+                name=name,
+                secret_key=secret_key,
+                workdir=workdir,
+                store_env=store_env,
+                password=password,
             )
             nodes.append(
                 Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")

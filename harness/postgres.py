@@ -52,15 +52,41 @@ def postgres_server(port=None):
         log = Path(workdir) / "postgres.log"
         with open(log, "ab") as out:
             subprocess.run(
-                [*as_postgres, binaries / "initdb", "-D", data, "-U", "postgres",
-                 "-A", "trust", "-E", "UTF8", "--no-sync"],
-                check=True, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                [
+                    *as_postgres,
+                    binaries / "initdb",
+                    "-D",
+                    data,
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
+                check=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         args = [
-            *as_postgres, binaries / "postgres", "-D", data,
-            "-h", "127.0.0.1", "-p", str(port), "-k", workdir,
+            *as_postgres,
+            binaries / "postgres",
+            "-D",
+            data,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            workdir,
             # A throwaway cluster: durability is not what is measured.
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-        ]  # fmt: skip
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
         with running(args, port=port, log=log):
             yield f"postgres://postgres@127.0.0.1:{port}/postgres"

@@ -66,9 +66,20 @@ def redis_node(*extra_args, port=None, server="redis"):
     with tempfile.TemporaryDirectory(prefix=f"{server}-") as workdir:
         args = [
             SERVERS[server](),
-            "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", workdir, "--repl-diskless-sync-delay", "0", *extra_args,
-        ]  # fmt: skip
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--repl-diskless-sync-delay",
+            "0",
+            *extra_args,
+        ]
         with running(args, port=port, log=Path(workdir) / "redis.log") as process:
             yield Node(port, process)
 
@@ -217,15 +228,23 @@ def redis_cluster(*extra_args, server="redis", node_timeout_ms=1000):
                         *extra_args,
                         port=port,
                         server=server,
-                    )  # fmt: skip
+                    )
                 )
             )
         subprocess.run(
-            [require("redis-cli"), "--cluster", "create",
-             *(f"127.0.0.1:{node.port}" for node in nodes),
-             "--cluster-replicas", "1", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+            [
+                require("redis-cli"),
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{node.port}" for node in nodes),
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         cluster = Cluster(nodes)
         wait_until(lambda: len(cluster.primaries()) == 3)
         cluster.wait_healthy()
@@ -403,9 +422,12 @@ def write_tls_files(directory):
         "test CA", ca_key, "test CA", ca_key, x509.BasicConstraints(ca=True, path_length=None)
     )
     server = certificate(
-        "127.0.0.1", key, "test CA", ca_key,
+        "127.0.0.1",
+        key,
+        "test CA",
+        ca_key,
         x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-    )  # fmt: skip
+    )
     paths = [Path(directory) / name for name in ("ca.pem", "server.pem", "server.key")]
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
@@ -428,8 +450,19 @@ def tls_redis_node(*extra_args):
     with tempfile.TemporaryDirectory(prefix="redis-tls-") as directory:
         ca, cert, key = write_tls_files(directory)
         port = free_port()
-        tls = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert),
-               "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca),
-               "--tls-auth-clients", "no"]  # fmt: skip
+        tls = [
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(cert),
+            "--tls-key-file",
+            str(key),
+            "--tls-ca-cert-file",
+            str(ca),
+            "--tls-auth-clients",
+            "no",
+        ]
         with redis_node(*tls, *extra_args, port=port) as node:
             yield node, ca

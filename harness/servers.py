@@ -64,8 +64,17 @@ def redis_server(port=None, *extra_args):
     with tempfile.TemporaryDirectory(prefix="redis-") as workdir:
         args = [
             require("redis-server"),
-            "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", workdir, *extra_args,
-        ]  # fmt: skip
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            *extra_args,
+        ]
         with running(args, port=port, log=Path(workdir) / "redis.log"):
             yield f"redis://127.0.0.1:{port}/0"

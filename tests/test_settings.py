@@ -17,8 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def manage(*args, **env):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("module", settings_modules())

@@ -156,9 +156,14 @@ def test_bad_input_without_a_session_creates_none(engine, client):
 
 @pytest.mark.parametrize(
     "method, path, allow",
-    [("get", "/login", "POST"), ("get", "/logout", "POST"), ("post", "/session", "GET"),
-     ("put", "/session", "GET"), ("delete", "/", "GET")],
-)  # fmt: skip
+    [
+        ("get", "/login", "POST"),
+        ("get", "/logout", "POST"),
+        ("post", "/session", "GET"),
+        ("put", "/session", "GET"),
+        ("delete", "/", "GET"),
+    ],
+)
 def test_wrong_method_is_a_json_405(engine, method, path, allow):
     # Django's CSRF check enforced, as for a browser: a POST to a GET view is still a 405.
     client = Client(enforce_csrf_checks=True, headers={"X-Forwarded-Proto": "https"})

@@ -14,10 +14,21 @@ def check_deploy(module, **env):
     environ = {**os.environ, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": get_random_secret_key()}
     environ.pop("DJANGO_HTTPS", None)  # production default: on whenever DEBUG is off
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "DEBUG",
-         f"--settings=sessiondemo.settings.{module}"],
-        cwd=ROOT, env={**environ, **env}, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "manage.py",
+            "check",
+            "--deploy",
+            "--fail-level",
+            "DEBUG",
+            f"--settings=sessiondemo.settings.{module}",
+        ],
+        cwd=ROOT,
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_every_engine_has_a_settings_module():

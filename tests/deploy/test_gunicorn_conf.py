@@ -10,9 +10,17 @@ import pytest
 from tests.deploy import ROOT
 from tests.deploy.template import container, load, properties
 
-GUNICORN_ENV = ("PORT", "GUNICORN_BIND", "GUNICORN_WORKERS", "WEB_CONCURRENCY", "GUNICORN_THREADS",
-                "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE",
-                "FORWARDED_ALLOW_IPS")  # fmt: skip
+GUNICORN_ENV = (
+    "PORT",
+    "GUNICORN_BIND",
+    "GUNICORN_WORKERS",
+    "WEB_CONCURRENCY",
+    "GUNICORN_THREADS",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_KEEPALIVE",
+    "FORWARDED_ALLOW_IPS",
+)
 
 
 def read_conf(monkeypatch, **env):
@@ -47,11 +55,13 @@ def test_defaults(monkeypatch):
         ({"WEB_CONCURRENCY": "5"}, {"workers": 5}),
         ({"GUNICORN_WORKERS": "3", "WEB_CONCURRENCY": "5"}, {"workers": 3}),
         ({"GUNICORN_THREADS": "8", "GUNICORN_TIMEOUT": "20"}, {"threads": 8, "timeout": 20}),
-        ({"GUNICORN_GRACEFUL_TIMEOUT": "10", "GUNICORN_KEEPALIVE": "90"},
-         {"graceful_timeout": 10, "keepalive": 90}),
+        (
+            {"GUNICORN_GRACEFUL_TIMEOUT": "10", "GUNICORN_KEEPALIVE": "90"},
+            {"graceful_timeout": 10, "keepalive": 90},
+        ),
         ({"FORWARDED_ALLOW_IPS": "10.42.0.0/16"}, {"forwarded_allow_ips": "10.42.0.0/16"}),
     ],
-)  # fmt: skip
+)
 def test_environment_overrides(monkeypatch, env, expected):
     conf = read_conf(monkeypatch, **env)
     assert {name: conf[name] for name in expected} == expected

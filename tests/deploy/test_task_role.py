@@ -155,9 +155,11 @@ def test_the_recorder_sees_every_call(recorded_calls):
 
 def test_task_role_is_only_for_ecs_tasks_of_this_account():
     statement = properties(load(), "TaskRole")["AssumeRolePolicyDocument"]["Statement"]
-    assert statement == [{
-        "Effect": "Allow",
-        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-    }]  # fmt: skip
+    assert statement == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }
+    ]

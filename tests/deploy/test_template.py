@@ -24,10 +24,21 @@ def template():
 def test_cfn_lint_passes():
     # Informational checks too (-c I), in a few regions (AZ counts, instance types differ).
     result = subprocess.run(
-        [CFN_LINT, "--include-checks", "I", "--regions", "us-east-1", "eu-west-1",
-         "ap-northeast-2", "--", str(TEMPLATE)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            CFN_LINT,
+            "--include-checks",
+            "I",
+            "--regions",
+            "us-east-1",
+            "eu-west-1",
+            "ap-northeast-2",
+            "--",
+            str(TEMPLATE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
 
 

@@ -64,8 +64,16 @@ def test_sticky_config_inserts_an_albs_cookie_and_redispatches():
 
 
 def test_markdown_has_one_line_per_row():
-    row = {"engine": "cache", "lb": "rr", "fault": "kill", "kept_pct": 100.0, "requests": 9,
-           "errors_5xx": 1, "p50_ms": 1.5, "p99_ms": 9.0}  # fmt: skip
+    row = {
+        "engine": "cache",
+        "lb": "rr",
+        "fault": "kill",
+        "kept_pct": 100.0,
+        "requests": 9,
+        "errors_5xx": 1,
+        "p50_ms": 1.5,
+        "p99_ms": 9.0,
+    }
     assert (
         report.markdown([row]).splitlines()[2]
         == "| cache | rr | kill | 100.0 | 9 | 1 | 1.5 | 9.0 |"
@@ -88,11 +96,26 @@ def processes_with(marker):
 def test_sigterm_mid_deploy_stops_everything_the_demo_started(tmp_path):
     marker = f"HA_DEMO_RUN={secrets.token_hex(8)}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.ha", "--engines", "postgres", "--faults", "none,rolling",
-         "--users", "2", "--reads", "200", "--out", str(tmp_path)],
-        cwd=BASE_DIR, env={**os.environ, marker.split("=")[0]: marker.split("=")[1]},
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "harness.ha",
+            "--engines",
+            "postgres",
+            "--faults",
+            "none,rolling",
+            "--users",
+            "2",
+            "--reads",
+            "200",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=BASE_DIR,
+        env={**os.environ, marker.split("=")[0]: marker.split("=")[1]},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stderr.readline().startswith("[1/2] postgres rr none")
         time.sleep(1.0)  # the rolling restart is under way
