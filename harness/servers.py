@@ -4,9 +4,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 
 def free_port():
@@ -60,21 +58,7 @@ def running(args, *, port, log=None, timeout=15.0, **popen):
 @contextlib.contextmanager
 def redis_server(port=None, *extra_args):
     """A throwaway redis-server on loopback that keeps nothing on disk. Yields its URL."""
-    port = port or free_port()
-    with tempfile.TemporaryDirectory(prefix="redis-") as workdir:
-        args = [
-            require("redis-server"),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            *extra_args,
-        ]
-        with running(args, port=port, log=Path(workdir) / "redis.log"):
-            yield f"redis://127.0.0.1:{port}/0"
+    from .redis import redis_node  # harness.redis builds on this module
+
+    with redis_node(*extra_args, port=port) as node:
+        yield node.url
