@@ -82,7 +82,8 @@ ha-demo: venv system-packages
 	$(PY) -m harness.concurrency $(CONCURRENCY_ARGS)
 	$(PY) -m harness.migration $(MIGRATION_ARGS)
 
-# Django's db engine to Redis under reads, through HAProxy, sessions lost counted:
+# Django's db engine to Redis, and Redis to DynamoDB, under reads through HAProxy, sessions lost
+# counted (--paths db-redis,redis-dynamodb):
 # MIGRATION_ARGS="--users 20 --idle 200" (--deploy rolling: the control, which loses some)
 ha-migration: venv system-packages
 	$(PY) -m harness.migration $(MIGRATION_ARGS)

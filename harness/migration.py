@@ -1,15 +1,17 @@
 """Switch session engines under load, through the load balancer: sessions lost, counted.
 
-``python -m harness.migration``: PostgreSQL and Redis; two "blue" instances on Django's own db
-engine (the demo's base settings) behind HAProxy, and two "green" ones on the migrating engine
-(db to the native Redis engine), out of rotation. K users sign in on blue; readers then read
+``python -m harness.migration``: for each migration (``--paths``: Django's own db engine on
+PostgreSQL to the native Redis engine, and the native Redis engine to DynamoDB on ``moto
+server``), the stores both engines need; two "blue" instances on the old engine behind HAProxy,
+and two "green" ones on the migrating engine (old to new), out of rotation. K users sign in on
+blue; readers then read
 every user's session through HAProxy, all the time, while the three steps run (``--idle``
 more users sign in and make no request until the end: only the bulk copy moves theirs):
 
 1. **switch**: green in rotation and blue out, in one admin-socket command (a blue/green
    deploy: the old engine and the migrating one never serve side by side, see the README);
 2. **copy**: ``manage.py sessions migrate`` moves every session not yet moved by a request;
-3. **roll**: each green instance is redeployed on the Redis engine alone, one at a time
+3. **roll**: each green instance is redeployed on the new engine alone, one at a time
    (deregistered, drained, restarted, registered).
 
 A read that answers anyone but the user (or no one) is a session lost; 5xx are counted apart.
@@ -26,21 +28,46 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
+from .dynamodb import create_session_table
 from .gunicorn import BASE_DIR, Instance
-from .ha import Cluster, Engine, instance_env, migrate, stop_on_signal, warm_up
+from .ha import STORES, Cluster, Engine, instance_env, migrate, stop_on_signal, warm_up
 from .haproxy import BACKEND, haproxy
 from .load import percentile
-from .postgres import postgres_server
-from .servers import free_port, redis_server
+from .servers import free_port
 
-OLD = "sessiondemo.settings.base"  # Django's own db engine
-MIGRATING = "sessiondemo.settings.migrate"
-NEW = "sessiondemo.settings.redis"
+MIGRATING = "sessiondemo.settings.migrate"  # SESSION_MIGRATE_FROM / _TO from the environment
 TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One switch of engines: the settings modules before and after, the engines the migrating
+    one moves sessions between, and the stores (``harness.ha.STORES``) all of them need."""
+
+    old: str  # DJANGO_SETTINGS_MODULE before
+    new: str  # and after
+    engines: tuple  # SESSION_MIGRATE's FROM and TO
+    stores: tuple = ("postgres", "redis")  # PostgreSQL holds the users (and Django's sessions)
+
+
+PATHS = {
+    "db-redis": Migration(
+        "sessiondemo.settings.base",  # Django's own db engine
+        "sessiondemo.settings.redis",
+        ("django.contrib.sessions.backends.db", "session_engines.backends.redis"),
+    ),
+    "redis-dynamodb": Migration(
+        "sessiondemo.settings.redis",
+        "sessiondemo.settings.dynamodb",
+        ("session_engines.backends.redis", "session_engines.backends.dynamodb"),
+        stores=("postgres", "redis", "dynamodb"),
+    ),
+}
 
 
 class Readers:
@@ -156,24 +183,26 @@ def redeploy(balancer, nodes, settings, *, pause=0.0):
 DEPLOYS = ("blue-green", "rolling")
 
 
-def run(*, users=20, idle=10, settle=1.0, deploy="blue-green"):
-    """The whole migration under load; the figures. ``idle`` more users sign in but make no
-    request until the end: only the bulk copy can move their sessions. ``deploy="rolling"``
-    is the control: step 1 as a rolling deploy, the old engine and the migrating one side by
-    side meanwhile."""
+def run(*, path="db-redis", users=20, idle=10, settle=1.0, deploy="blue-green"):
+    """The whole migration ``path`` (a key of PATHS) under load; the figures. ``idle`` more
+    users sign in but make no request until the end: only the bulk copy can move their
+    sessions. ``deploy="rolling"`` is the control: step 1 as a rolling deploy, the old engine
+    and the migrating one side by side meanwhile."""
+    migration = PATHS[path]
+    old, new = migration.old, migration.new
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="migration-")))
-        store_env = {
-            "DATABASE_URL": stack.enter_context(postgres_server()),
-            "REDIS_URL": stack.enter_context(redis_server()),
-        }
+        store_env = {"SESSION_MIGRATE_FROM": migration.engines[0]}
+        store_env["SESSION_MIGRATE_TO"] = migration.engines[1]
+        for store in migration.stores:
+            store_env |= stack.enter_context(STORES[store][0]())
         secret_key = secrets.token_urlsafe(50)
         password = secrets.token_urlsafe(16)  # the demo users' (createdemousers)
         nodes = []
-        fleet = [OLD, OLD, MIGRATING, MIGRATING] if deploy == "blue-green" else [OLD, OLD]
+        fleet = [old, old, MIGRATING, MIGRATING] if deploy == "blue-green" else [old, old]
         for slot, settings in enumerate(fleet):
             name = f"app{slot + 1}"
-            engine = Engine(name, settings, store="postgres+redis")
+            engine = Engine(name, settings, store="+".join(migration.stores))
             env = instance_env(
                 engine,
                 name=name,
@@ -186,6 +215,8 @@ def run(*, users=20, idle=10, settle=1.0, deploy="blue-green"):
                 Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
             )
         migrate([nodes[0].env])
+        if "dynamodb" in migration.stores:
+            create_session_table(nodes[0].env)
         for node in nodes:
             stack.callback(node.stop)
             node.launch()
@@ -219,7 +250,7 @@ def run(*, users=20, idle=10, settle=1.0, deploy="blue-green"):
             timings["copy"] = time.monotonic() - started
             readers.phase = "roll"
             started = time.monotonic()
-            redeploy(balancer, green, NEW, pause=settle)
+            redeploy(balancer, green, new, pause=settle)
             timings["roll"] = time.monotonic() - started
             readers.phase = "after"
             time.sleep(settle)
@@ -227,6 +258,7 @@ def run(*, users=20, idle=10, settle=1.0, deploy="blue-green"):
         lost = {user for _, user in readers.lost} | {u for u, _ in resting if u not in kept_idle}
         copied = counts(summary)
         return {
+            "path": path,
             "deploy": deploy,
             "users": users + idle,
             "sessions_lost": len(lost),
@@ -254,19 +286,29 @@ def main(argv=None):
     parser.add_argument("--users", type=int, default=20, help="users reading all along (K)")
     parser.add_argument("--idle", type=int, default=10, help="users who read only at the end")
     parser.add_argument("--deploy", choices=DEPLOYS, default="blue-green", help="step 1's deploy")
+    parser.add_argument(
+        "--paths", default=",".join(PATHS), help=f"comma-separated, of: {', '.join(PATHS)}"
+    )
     args = parser.parse_args(argv)
+    paths = args.paths.split(",")
     if not (1 <= args.users <= 500 and 0 <= args.idle <= 5000):
         parser.error("--users must be between 1 and 500, --idle between 0 and 5000")
+    if unknown := set(paths) - set(PATHS):
+        parser.error(f"unknown --paths: {', '.join(sorted(unknown))}")
     signal.signal(signal.SIGTERM, stop_on_signal)
-    try:
-        figures = run(users=args.users, idle=args.idle, deploy=args.deploy)
-    except KeyboardInterrupt:
-        print("\nInterrupted; everything that was started has been stopped.", file=sys.stderr)
-        return 130
-    print("Django's db engine -> migrating engine (db to redis) -> redis, through HAProxy:")
-    for name, value in figures.items():
-        print(f"  {name}: {value}")
-    return 0 if figures["sessions_lost"] == 0 else 1
+    lost = 0
+    for path in paths:
+        old, new = PATHS[path].engines
+        print(f"{old} -> migrating engine -> {new}, through HAProxy:", flush=True)
+        try:
+            figures = run(path=path, users=args.users, idle=args.idle, deploy=args.deploy)
+        except KeyboardInterrupt:
+            print("\nInterrupted; everything that was started has been stopped.", file=sys.stderr)
+            return 130
+        for name, value in figures.items():
+            print(f"  {name}: {value}")
+        lost += figures["sessions_lost"]
+    return 0 if lost == 0 else 1
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
-"""``python -m harness.migration``: Django's db engine to Redis through HAProxy, under reads.
+"""``python -m harness.migration``: Django's db engine to Redis, and Redis to DynamoDB, through
+HAProxy, under reads.
 
 Small on purpose (3 users reading all along, 3 idle ones); the figures must add up, and no
 session may be lost: the active users' sessions move as they are read, the idle ones' only by
-the bulk copy, and after the roll only the Redis engine answers. The control (a rolling
+the bulk copy, and after the roll only the new engine answers. The control (a rolling
 switch) must lose some: the harness can see a loss.
 """
+
+import pytest
 
 from harness import migration
 
 
-def test_no_session_is_lost_across_the_three_steps():
-    figures = migration.run(users=3, idle=3, settle=0.3)
+@pytest.mark.parametrize("path", migration.PATHS)
+def test_no_session_is_lost_across_the_three_steps(path):
+    figures = migration.run(path=path, users=3, idle=3, settle=0.3)
 
     assert figures["sessions_lost"] == 0
     assert figures["reads_lost"] == 0
