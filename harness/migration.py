@@ -4,9 +4,9 @@
 PostgreSQL to the native Redis engine, and the native Redis engine to DynamoDB on ``moto
 server``), the stores both engines need; two "blue" instances on the old engine behind HAProxy,
 and two "green" ones on the migrating engine (old to new), out of rotation. K users sign in on
-blue; readers then read
-every user's session through HAProxy, all the time, while the three steps run (``--idle``
-more users sign in and make no request until the end: only the bulk copy moves theirs):
+blue; readers then read every user's session through HAProxy, all the time, while the three
+steps run (``--idle`` more users sign in and make no request until the end: only the bulk copy
+moves theirs):
 
 1. **switch**: green in rotation and blue out, in one admin-socket command (a blue/green
    deploy: the old engine and the migrating one never serve side by side, see the README);
@@ -28,14 +28,23 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from .dynamodb import create_session_table
 from .gunicorn import BASE_DIR, Instance
-from .ha import STORES, Cluster, Engine, instance_env, migrate, stop_on_signal, warm_up
+from .ha import (
+    STORES,
+    Cluster,
+    Engine,
+    create_table,
+    instance_env,
+    migrate,
+    stop_on_signal,
+    warm_up,
+)
 from .haproxy import BACKEND, haproxy
 from .load import percentile
 from .servers import free_port
@@ -47,12 +56,14 @@ TIMEOUT = 10.0
 @dataclass(frozen=True)
 class Migration:
     """One switch of engines: the settings modules before and after, the engines the migrating
-    one moves sessions between, and the stores (``harness.ha.STORES``) all of them need."""
+    one moves sessions between, the stores (``harness.ha.STORES``) all of them need, and how
+    to prepare them given the first instance's env (migrate; the DynamoDB table)."""
 
     old: str  # DJANGO_SETTINGS_MODULE before
     new: str  # and after
     engines: tuple  # SESSION_MIGRATE's FROM and TO
     stores: tuple = ("postgres", "redis")  # PostgreSQL holds the users (and Django's sessions)
+    prepare: Callable = migrate
 
 
 PATHS = {
@@ -66,6 +77,7 @@ PATHS = {
         "sessiondemo.settings.dynamodb",
         ("session_engines.backends.redis", "session_engines.backends.dynamodb"),
         stores=("postgres", "redis", "dynamodb"),
+        prepare=create_table,
     ),
 }
 
@@ -192,8 +204,8 @@ def run(*, path="db-redis", users=20, idle=10, settle=1.0, deploy="blue-green"):
     old, new = migration.old, migration.new
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="migration-")))
-        store_env = {"SESSION_MIGRATE_FROM": migration.engines[0]}
-        store_env["SESSION_MIGRATE_TO"] = migration.engines[1]
+        old_engine, new_engine = migration.engines
+        store_env = {"SESSION_MIGRATE_FROM": old_engine, "SESSION_MIGRATE_TO": new_engine}
         for store in migration.stores:
             store_env |= stack.enter_context(STORES[store][0]())
         secret_key = secrets.token_urlsafe(50)
@@ -214,9 +226,7 @@ def run(*, path="db-redis", users=20, idle=10, settle=1.0, deploy="blue-green"):
             nodes.append(
                 Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
             )
-        migrate([nodes[0].env])
-        if "dynamodb" in migration.stores:
-            create_session_table(nodes[0].env)
+        migration.prepare([nodes[0].env])
         for node in nodes:
             stack.callback(node.stop)
             node.launch()
