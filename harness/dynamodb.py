@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .servers import free_port, require, running
+from .servers import free_port, require, running, server
 
 ROOT = Path(__file__).resolve().parent.parent
 # For moto and dynalite: fake keys, so nothing can ever reach real AWS.
@@ -35,12 +35,25 @@ require(process.env.DYNALITE)({createTableMs: 0, deleteTableMs: 0, updateTableMs
 @contextlib.contextmanager
 def moto_server():
     """``python -m moto.server`` (the moto in this venv) over HTTP, its conditional writes
-    atomic as DynamoDB's are (``harness.moto_atomic``)."""
+    atomic as DynamoDB's are (``harness.moto_atomic``). Yields its endpoint URL."""
+    with moto_server_process() as started:
+        yield endpoint(started)
+
+
+@contextlib.contextmanager
+def moto_server_process():
+    """``moto_server``'s Server (``harness.servers``): it can be killed and restarted on its
+    port, and like any restart of ``moto server`` (in memory) that loses every table."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="moto-") as workdir:
         args = [sys.executable, "-m", "harness.moto_atomic", "-H", "127.0.0.1", "-p", str(port)]
-        with running(args, port=port, log=Path(workdir) / "moto.log", timeout=30, cwd=ROOT):
-            yield f"http://127.0.0.1:{port}"
+        with server(args, port=port, log=Path(workdir) / "moto.log", timeout=30, cwd=ROOT) as s:
+            yield s
+
+
+def endpoint(moto):
+    """Return the endpoint URL of a ``moto_server_process``."""
+    return f"http://127.0.0.1:{moto.port}"
 
 
 @contextlib.contextmanager

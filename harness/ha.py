@@ -21,13 +21,13 @@ import requests
 
 from . import report
 from .chromium import chromium
-from .dynamodb import FAKE_CREDENTIALS, create_session_table, moto_server
+from .dynamodb import FAKE_CREDENTIALS, create_session_table, endpoint, moto_server_process
 from .gunicorn import BASE_DIR, Instance
 from .haproxy import haproxy
 from .load import run_users
 from .postgres import postgres_server
-from .redis import redis_cluster
-from .servers import free_port, redis_server
+from .redis import SERVICE, redis_cluster, redis_node, sentinel_group
+from .servers import free_port
 
 DEMO_PASSWORD_VARIABLE = "DEMO_USERS_PASSWORD"  # accounts' createdemousers reads it
 
@@ -46,16 +46,35 @@ def postgres_store():
         yield {"DATABASE_URL": url}
 
 
-@contextlib.contextmanager
-def redis_store():
-    with redis_server() as url:
-        yield {"REDIS_URL": url}
-
-
 class StoreEnv(dict):
-    """The instances' environment for a store, and the store's own faults (name -> callable)."""
+    """The instances' environment for a store, and the store's own faults (name -> callable);
+    each fault returns once the store serves again."""
 
     faults: dict
+
+
+@contextlib.contextmanager
+def redis_store(*extra_args):
+    """One redis-server (keeping nothing on disk unless ``extra_args`` say so)."""
+    with redis_node(*extra_args) as node:
+        env = StoreEnv(REDIS_URL=node.url)
+        env.faults = {"restart": node.restart}  # SIGKILL, start again: only the AOF survives
+        yield env
+
+
+def redis_aof_store():
+    """redis-server with AOF, fsynced before each write is answered: a restart keeps it all."""
+    return redis_store("--appendonly", "yes", "--appendfsync", "always")
+
+
+@contextlib.contextmanager
+def redis_sentinel_store():
+    """A primary and its replica watched by three Sentinels; the app asks them for the primary."""
+    with sentinel_group() as group:
+        sentinels = ",".join(f"{host}:{port}" for host, port in group.sentinels)
+        env = StoreEnv(REDIS_URL=f"redis://{SERVICE}/0", REDIS_SENTINELS=sentinels)
+        env.faults = {"failover": group.fail_over}
+        yield env
 
 
 @contextlib.contextmanager
@@ -63,25 +82,34 @@ def redis_cluster_store():
     """A Redis Cluster (3 primaries, 3 replicas), the native engine in cluster mode on it."""
     with redis_cluster() as running:
 
-        def kill_primary():
-            """SIGKILL the primary of the shard that holds slot 0's keys; its replica takes
-            over once the others agree it has failed (cluster-node-timeout: 1 s)."""
-            running.primaries()[0].kill()
+        def fail_over_primary():
+            """SIGKILL the first primary: its replica takes over once the others agree it has
+            failed (cluster-node-timeout: 1 s); the old node rejoins as its replica."""
+            running.fail_over(running.primaries()[0])
 
         env = StoreEnv(REDIS_URL=running.url, REDIS_CLUSTER="1")
-        env.faults = {"primary": kill_primary}
+        env.faults = {"primary": fail_over_primary}
         yield env
 
 
 @contextlib.contextmanager
 def dynamodb_store():
-    with moto_server() as endpoint:
-        yield {
+    with moto_server_process() as moto:
+        env = StoreEnv(
             **FAKE_CREDENTIALS,
-            "AWS_REGION": FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
-            "SESSION_DYNAMODB_ENDPOINT_URL": endpoint,
-            "SESSION_DYNAMODB_TABLE": "sessions",
-        }
+            AWS_REGION=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
+            SESSION_DYNAMODB_ENDPOINT_URL=endpoint(moto),
+            SESSION_DYNAMODB_TABLE="sessions",
+        )
+
+        def restart():
+            """SIGKILL ``moto server`` and start it again: in memory, it comes back with no
+            table and no item; the table is created again at once, as an operator would."""
+            moto.restart()
+            create_session_table(env)
+
+        env.faults = {"restart": restart}
+        yield env
 
 
 def manage(env, *args):
@@ -123,6 +151,8 @@ STORES = {
     "sqlite": (no_store, migrate),
     "postgres": (postgres_store, migrate),
     "redis": (redis_store, migrate),
+    "redis_aof": (redis_aof_store, migrate),
+    "redis_sentinel": (redis_sentinel_store, migrate),
     "redis_cluster": (redis_cluster_store, migrate),
     "dynamodb": (dynamodb_store, create_table),
 }
@@ -189,7 +219,8 @@ class Cluster:
         self.balancer.wait_up(instance.name)
 
     def kill_store_primary(self):
-        """SIGKILL the store's primary (one shard's, on a Redis Cluster) mid-run."""
+        """SIGKILL the store's primary (one shard's, on a Redis Cluster) mid-run; return once
+        its replica has taken over and the old node replicates it."""
         self.store_faults["primary"]()
 
     def rolling_restart(self):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import redis
 
-from .servers import free_port, require, running
+from . import servers
+from .servers import Server, free_port, require, running
 
 SERVICE = "mymaster"
 
@@ -25,7 +26,11 @@ SERVICE = "mymaster"
 @dataclass
 class Node:
     port: int
-    process: object
+    server: Server
+
+    @property
+    def process(self):
+        return self.server.process
 
     @property
     def url(self):
@@ -35,8 +40,15 @@ class Node:
         return redis.Redis(port=self.port, socket_timeout=2)
 
     def kill(self):
-        self.process.kill()
-        self.process.wait()
+        self.server.kill()
+
+    def restart(self, *extra_args):
+        """SIGKILL, then the same server on the same port: what it kept on disk comes back
+        (nothing, unless AOF is on)."""
+        self.server.restart(*extra_args)
+
+    def alive(self):
+        return self.process.poll() is None
 
     @contextlib.contextmanager
     def frozen(self):
@@ -61,7 +73,7 @@ SERVERS = {"redis": lambda: require("redis-server"), "valkey": valkey_server}
 @contextlib.contextmanager
 def redis_node(*extra_args, port=None, server="redis"):
     """A throwaway server (``server``: "redis" or "valkey") on loopback that keeps nothing on
-    disk."""
+    disk, unless ``extra_args`` turn AOF on (``--appendonly yes``)."""
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix=f"{server}-") as workdir:
         args = [
@@ -80,8 +92,8 @@ def redis_node(*extra_args, port=None, server="redis"):
             "0",
             *extra_args,
         ]
-        with running(args, port=port, log=Path(workdir) / "redis.log") as process:
-            yield Node(port, process)
+        with servers.server(args, port=port, log=Path(workdir) / "redis.log") as started:
+            yield Node(port, started)
 
 
 def wait_until(predicate, timeout=15.0, interval=0.05):
@@ -113,6 +125,18 @@ class SentinelGroup:
             SERVICE
         )
         return int(port)
+
+    def fail_over(self, timeout=30.0):
+        """SIGKILL the primary; return once the sentinels have promoted the replica and the old
+        node, started again (empty: no persistence), replicates the new primary."""
+        old, new = self.primary, self.replica
+        old.kill()
+        wait_until(lambda: self.current_primary_port() == new.port, timeout=timeout)
+        wait_until(lambda: role(new) == "master", timeout=timeout)
+        old.restart()
+        # The sentinels tell the returning node to replicate the new primary.
+        wait_until(lambda: linked(old, new), timeout=timeout)
+        self.primary, self.replica = new, old
 
 
 @contextlib.contextmanager
@@ -178,6 +202,16 @@ class Cluster:
         for node in self.primaries():
             node.client().flushall()
 
+    def fail_over(self, primary, timeout=30.0):
+        """SIGKILL ``primary``; return once its replica has taken over its slots and the old
+        node, started again, replicates it (the shard is redundant again)."""
+        replica = self.replica_of(primary)
+        primary.kill()
+        wait_until(lambda: role(replica) == "master", timeout=timeout)
+        primary.restart()  # it rejoins from its nodes.conf and learns it was replaced
+        wait_until(lambda: linked(primary, replica), timeout=timeout)
+        self.wait_healthy(timeout=timeout)
+
     def wait_healthy(self, timeout=30.0):
         """Wait until every live node says cluster_state:ok and agrees on the primaries."""
         live = self.live()
@@ -195,6 +229,16 @@ class Cluster:
 
 def role(node):
     return node.client().info("replication")["role"]
+
+
+def linked(replica, primary):
+    """Return whether ``replica`` replicates ``primary`` with its link up."""
+    info = replica.client().info("replication")
+    return (
+        info["role"] == "slave"
+        and info.get("master_port") == primary.port
+        and info.get("master_link_status") == "up"
+    )
 
 
 def cluster_info(node):

@@ -41,18 +41,63 @@ def stop(process, timeout=5.0):
             process.wait()
 
 
+class Server:
+    """A server process on a fixed loopback port that can crash and come back: ``kill`` is a
+    SIGKILL, ``restart`` the same command again on the same port (what a store's restart does
+    to what it held)."""
+
+    def __init__(self, args, *, port, log=None, timeout=15.0, **popen):
+        self.args = list(args)
+        self.port = port
+        self.log = log
+        self.timeout = timeout
+        self.popen = popen
+        self.process = None
+
+    def start(self):
+        """Start, and return once the port accepts connections."""
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(
+                self.args, stdout=out, stderr=subprocess.STDOUT, **self.popen
+            )
+        finally:
+            if self.log:
+                out.close()  # the child holds its own copy
+        wait_for_port(self.port, process=self.process, timeout=self.timeout)
+
+    def kill(self):
+        """SIGKILL: the server dies as a crashed machine does, nothing flushed."""
+        self.process.kill()
+        self.process.wait()
+
+    def restart(self, *extra_args):
+        """SIGKILL, then start the same command (plus ``extra_args``) on the same port."""
+        self.kill()
+        self.args += extra_args
+        self.start()
+
+    def stop(self):
+        if self.process is not None:
+            stop(self.process)
+
+
+@contextlib.contextmanager
+def server(args, *, port, log=None, timeout=15.0, **popen):
+    """Start ``args``, wait until ``port`` accepts connections, yield the Server, stop it."""
+    running_server = Server(args, port=port, log=log, timeout=timeout, **popen)
+    try:
+        running_server.start()
+        yield running_server
+    finally:
+        running_server.stop()
+
+
 @contextlib.contextmanager
 def running(args, *, port, log=None, timeout=15.0, **popen):
     """Start ``args``, wait until ``port`` accepts connections, yield the process, stop it."""
-    out = open(log, "ab") if log else subprocess.DEVNULL
-    process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **popen)
-    try:
-        wait_for_port(port, process=process, timeout=timeout)
-        yield process
-    finally:
-        stop(process)
-        if log:
-            out.close()
+    with server(args, port=port, log=log, timeout=timeout, **popen) as started:
+        yield started.process
 
 
 @contextlib.contextmanager
