@@ -79,6 +79,19 @@ def create_session_table(env):
         raise RuntimeError(f"createsessiontable failed:\n{result.stdout}{result.stderr}")
 
 
+def create_table_at(url, name):
+    """Create the session table (``session_engines.dynamodb_table``'s schema) at the endpoint
+    ``url`` with the fake credentials, in this process: no Django start-up in the way."""
+    import boto3
+
+    from session_engines import dynamodb_table
+
+    credentials = {key.lower(): value for key, value in FAKE_CREDENTIALS.items()}
+    region = credentials.pop("aws_default_region")
+    client = boto3.client("dynamodb", endpoint_url=url, region_name=region, **credentials)
+    dynamodb_table.create_table(client, name)
+
+
 TRANSACTION_ACTIONS = {"Put": "PutItem", "Delete": "DeleteItem", "Update": "UpdateItem"}
 
 

@@ -21,7 +21,13 @@ import requests
 
 from . import report
 from .chromium import chromium
-from .dynamodb import FAKE_CREDENTIALS, create_session_table, endpoint, moto_server_process
+from .dynamodb import (
+    FAKE_CREDENTIALS,
+    create_session_table,
+    create_table_at,
+    endpoint,
+    moto_server_process,
+)
 from .gunicorn import BASE_DIR, Instance
 from .haproxy import haproxy
 from .load import run_users
@@ -106,7 +112,7 @@ def dynamodb_store():
             """SIGKILL ``moto server`` and start it again: in memory, it comes back with no
             table and no item; the table is created again at once, as an operator would."""
             moto.restart()
-            create_session_table(env)
+            create_table_at(env["SESSION_DYNAMODB_ENDPOINT_URL"], env["SESSION_DYNAMODB_TABLE"])
 
         env.faults = {"restart": restart}
         yield env
