@@ -31,7 +31,7 @@ from .dynamodb import (
 from .gunicorn import BASE_DIR, Instance
 from .haproxy import haproxy
 from .load import run_users
-from .postgres import postgres_server
+from .postgres import postgres_process
 from .redis import SERVICE, redis_cluster, redis_node, sentinel_group
 from .servers import free_port
 
@@ -41,22 +41,32 @@ DEMO_PASSWORD_VARIABLE = "DEMO_USERS_PASSWORD"  # accounts' createdemousers read
 # Each yields the instances' env, and may set ``faults``: the store's own faults by name.
 
 
+class StoreEnv(dict):
+    """The instances' environment for a store, and the store's own faults (name -> callable);
+    each fault returns once the store serves again."""
+
+    faults: dict
+
+
 @contextlib.contextmanager
 def no_store():
     yield {}  # each instance keeps its own SQLite file (DATABASE_URL set per instance)
 
 
 @contextlib.contextmanager
-def postgres_store():
-    with postgres_server() as url:
-        yield {"DATABASE_URL": url}
+def postgres_store(*extra_args):
+    with postgres_process(*extra_args) as (postgres, url):
+        env = StoreEnv(DATABASE_URL=url)
+        # An immediate shutdown (SIGQUIT: no checkpoint, crash recovery at the next start), as
+        # close to a crash as PostgreSQL allows with its backends gone; committed rows stay.
+        env.faults = {"restart": lambda: postgres.restart(sig=signal.SIGQUIT)}
+        yield env
 
 
-class StoreEnv(dict):
-    """The instances' environment for a store, and the store's own faults (name -> callable);
-    each fault returns once the store serves again."""
-
-    faults: dict
+def postgres_synchronous_store():
+    """PostgreSQL answering a commit once its WAL is written (RDS's default): the harness's
+    cluster is asynchronous (``synchronous_commit=off``), which a crash loses the last of."""
+    return postgres_store("-c", "synchronous_commit=on")
 
 
 @contextlib.contextmanager
@@ -156,6 +166,7 @@ STORES = {
     # name: (context manager yielding the instances' env, preparation given their envs)
     "sqlite": (no_store, migrate),
     "postgres": (postgres_store, migrate),
+    "postgres_synchronous": (postgres_synchronous_store, migrate),
     "redis": (redis_store, migrate),
     "redis_aof": (redis_aof_store, migrate),
     "redis_sentinel": (redis_sentinel_store, migrate),

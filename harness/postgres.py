@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .servers import free_port, running
+from .servers import free_port, server
 
 PACKAGE_HINT = "sudo apt-get install -y postgresql"
 
@@ -44,6 +44,15 @@ def unprivileged(workdir):
 @contextlib.contextmanager
 def postgres_server(port=None):
     """Yields a DATABASE_URL for the ``postgres`` database of a fresh cluster."""
+    with postgres_process(port=port) as (_, url):
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_process(*extra_args, port=None):
+    """``postgres_server``, yielding (its Server, which can be restarted, the DATABASE_URL);
+    ``extra_args`` go to ``postgres`` last (``-c synchronous_commit=on``: a crash keeps every
+    commit that was answered)."""
     port = port or free_port()
     binaries = bindir()
     with tempfile.TemporaryDirectory(prefix="postgres-") as workdir:
@@ -87,6 +96,7 @@ def postgres_server(port=None):
             "synchronous_commit=off",
             "-c",
             "full_page_writes=off",
+            *extra_args,
         ]
-        with running(args, port=port, log=log):
-            yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+        with server(args, port=port, log=log) as started:
+            yield started, f"postgres://postgres@127.0.0.1:{port}/postgres"

@@ -2,6 +2,7 @@
 
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -66,14 +67,14 @@ class Server:
                 out.close()  # the child holds its own copy
         wait_for_port(self.port, process=self.process, timeout=self.timeout)
 
-    def kill(self):
-        """SIGKILL: the server dies as a crashed machine does, nothing flushed."""
-        self.process.kill()
+    def kill(self, sig=signal.SIGKILL):
+        """SIGKILL (by default): the server dies as a crashed machine does, nothing flushed."""
+        self.process.send_signal(sig)
         self.process.wait()
 
-    def restart(self, *extra_args):
-        """SIGKILL, then start the same command (plus ``extra_args``) on the same port."""
-        self.kill()
+    def restart(self, *extra_args, sig=signal.SIGKILL):
+        """Kill (``sig``), then start the same command (plus ``extra_args``) on the same port."""
+        self.kill(sig)
         self.args += extra_args
         self.start()
 

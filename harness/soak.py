@@ -12,7 +12,8 @@ fault under load (``--faults``), ``--fault-seconds`` each, the fault a third of 
 
 - ``instance``: instance 1 SIGKILLed, then started again once HAProxy has marked it down;
 - ``restart``: the store SIGKILLed and started again on its port (Redis keeping nothing on disk,
-  Redis with ``appendonly yes`` + ``appendfsync always``, or ``moto server``, in memory);
+  Redis with ``appendonly yes`` + ``appendfsync always``, ``moto server``, in memory), or
+  PostgreSQL's immediate shutdown (SIGQUIT) and start;
 - ``failover``: the Sentinel group's primary SIGKILLed; the Sentinels promote the replica;
 - ``primary``: a Redis Cluster shard's primary SIGKILLed; its replica takes over.
 
@@ -71,7 +72,12 @@ STORES = {
         Engine(
             "dynamodb", "sessiondemo.settings.dynamodb", "dynamodb", faults=("instance", "restart")
         ),
-        Engine("postgres", "sessiondemo.settings.db", "postgres", faults=("instance",)),
+        Engine(
+            "postgres",
+            "sessiondemo.settings.db",
+            "postgres_synchronous",
+            faults=("instance", "restart"),
+        ),
     ]
 }
 FAULTS = ("instance", "restart", "failover", "primary")
