@@ -278,8 +278,10 @@ def warm_up(instance):
 
 
 @contextlib.contextmanager
-def cluster(engine, *, sticky=False, instances=2):
-    """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster."""
+def cluster(engine, *, sticky=False, instances=2, env=None):
+    """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster.
+
+    ``env``: settings of the instances' own over the store's (SESSION_REDIS_WAIT_REPLICAS=1)."""
     if isinstance(engine, str):
         engine = ENGINES[engine]
     store, prepare = STORES[engine.store]
@@ -296,7 +298,7 @@ def cluster(engine, *, sticky=False, instances=2):
                 name=name,
                 secret_key=secret_key,
                 workdir=workdir,
-                store_env=store_env,
+                store_env={**store_env, **(env or {})},
                 password=password,
             )
             nodes.append(

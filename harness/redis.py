@@ -128,13 +128,14 @@ class SentinelGroup:
 
     def fail_over(self, timeout=30.0):
         """SIGKILL the primary; return once the sentinels have promoted the replica and the old
-        node, started again (empty: no persistence), replicates the new primary."""
+        node, started again as its replica (a replaced node: empty, then synced), is linked."""
         old, new = self.primary, self.replica
         old.kill()
         wait_until(lambda: self.current_primary_port() == new.port, timeout=timeout)
         wait_until(lambda: role(new) == "master", timeout=timeout)
-        old.restart()
-        # The sentinels tell the returning node to replicate the new primary.
+        # Started as a replica: the sentinels would demote it too, but only at their next INFO
+        # of it (up to 10 s later), and meanwhile it would be an empty primary.
+        old.restart("--replicaof", "127.0.0.1", str(new.port))
         wait_until(lambda: linked(old, new), timeout=timeout)
         self.primary, self.replica = new, old
 

@@ -83,6 +83,21 @@ STORES = {
 FAULTS = ("instance", "restart", "failover", "primary")
 # Stores whose restart loses everything they held, by design: their losses are the figure.
 VOLATILE = {("redis", "restart"), ("dynamodb", "restart")}
+# Replicated Redis: the engine WAITs for a replica after each write (``--wait-replicas``), as the
+# settings advise, so a failover loses no answered write; 0 shows what asynchronous replication
+# loses. The timeout is generous: on a loaded machine a replica can take tens of ms to answer.
+REPLICATED = {"redis_sentinel", "redis_cluster"}
+WAIT_TIMEOUT_MS = 500
+
+
+def instance_env(engine, wait_replicas):
+    """Return the instances' settings for ``engine`` beyond its store's."""
+    if engine.name not in REPLICATED:
+        return {}
+    return {
+        "SESSION_REDIS_WAIT_REPLICAS": str(wait_replicas),
+        "SESSION_REDIS_WAIT_TIMEOUT_MS": str(WAIT_TIMEOUT_MS),
+    }
 
 
 @dataclass(frozen=True)
@@ -337,8 +352,9 @@ def run_load(running, *, clients, seconds, idle, fault=None, warm_up=None):
         fault_started = time.monotonic()
         apply_fault(running, fault)
         fault_seconds = time.monotonic() - fault_started
-        # Read on past the fault: every user must find its session again afterwards.
-        time.sleep(max(5.0, start + seconds - time.monotonic()))
+        # Read on past the fault (a third of the run at least): every user must find its
+        # session again afterwards.
+        time.sleep(max(seconds / 3, start + seconds - time.monotonic()))
     else:
         time.sleep(max(0.0, start + seconds - time.monotonic()))
     rss_end = workers_rss(running) if warm_up is not None else None
@@ -394,11 +410,11 @@ def summary(tally, *, elapsed, idle, idle_kept, fault_seconds, rss):
     return row
 
 
-def soak(*, stores, seconds, clients, faults, fault_seconds, idle, progress=print):
+def soak(*, stores, seconds, clients, faults, fault_seconds, idle, wait_replicas, progress=print):
     """Per store: the soak, then each fault under load, on one cluster; return the rows."""
     soaks, fault_rows = [], []
     for engine in stores:
-        with cluster(engine) as running:
+        with cluster(engine, env=instance_env(engine, wait_replicas)) as running:
             progress(f"{engine.name}: soak, {clients} clients, {seconds:g} s")
             row = run_load(
                 running,
@@ -489,6 +505,13 @@ def parse_args(argv):
     )
     parser.add_argument("--fault-seconds", type=float, default=20.0, help="per fault run")
     parser.add_argument("--idle", type=int, default=20, help="idle sessions checked per run")
+    parser.add_argument(
+        "--wait-replicas",
+        type=int,
+        default=1,
+        choices=(0, 1),
+        help="SESSION_REDIS_WAIT_REPLICAS on replicated Redis (Sentinel, cluster)",
+    )
     parser.add_argument("--out", type=Path, default=BASE_DIR / "out" / "soak")
     args = parser.parse_args(argv)
     names = [name for name in args.stores.split(",") if name]
@@ -522,6 +545,7 @@ def main(argv=None):
             faults=args.faults,
             fault_seconds=args.fault_seconds,
             idle=args.idle,
+            wait_replicas=args.wait_replicas,
             progress=lambda line: print(line, file=sys.stderr, flush=True),
         )
     except KeyboardInterrupt:
@@ -535,7 +559,8 @@ def main(argv=None):
     )
     print(
         f"\nSoak: {args.clients} clients through HAProxy round-robin and 2 instances, "
-        f"{args.seconds:g} s per store, {args.idle} idle sessions:\n"
+        f"{args.seconds:g} s per store, {args.idle} idle sessions; replicated Redis with "
+        f"SESSION_REDIS_WAIT_REPLICAS={args.wait_replicas}:\n"
     )
     print(markdown(soaks, SOAK_COLUMNS))
     if fault_rows:
