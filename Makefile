@@ -15,7 +15,7 @@ COMPAT_TESTS ?= -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format
+.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency ha-migration soak lint format
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -92,6 +92,11 @@ ha-migration: venv system-packages
 # CONCURRENCY_ARGS="--sessions 20 --parallel 8 --rounds 50"
 ha-concurrency: venv system-packages
 	$(PY) -m harness.concurrency $(CONCURRENCY_ARGS)
+
+# Soak, then faults under load, through HAProxy and 2 instances per shared store (python -m
+# harness.soak; about 20 minutes): SOAK_ARGS="--stores redis,dynamodb --seconds 60 --faults restart"
+soak: venv system-packages
+	$(PY) -m harness.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) node_modules db.sqlite3 staticfiles .pytest_cache
