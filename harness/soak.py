@@ -398,6 +398,7 @@ def summary(tally, *, elapsed, idle, idle_kept, fault_seconds, rss):
         "p50_ms": round(1000 * percentile(seconds, 0.50), 1),
         "p99_ms": round(1000 * percentile(seconds, 0.99), 1),
         "fault_seconds": None if fault_seconds is None else round(fault_seconds, 1),
+        "statuses": {str(status): n for status, n in sorted(statuses.items())},  # 0: no answer
     }
     warm, end = rss
     if warm is not None:
