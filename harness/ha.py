@@ -285,6 +285,7 @@ def cluster(engine, *, sticky=False, instances=2, env=None):
     if isinstance(engine, str):
         engine = ENGINES[engine]
     store, prepare = STORES[engine.store]
+    own = env or {}
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ha-")))
         store_env = stack.enter_context(store())
@@ -293,16 +294,16 @@ def cluster(engine, *, sticky=False, instances=2, env=None):
         nodes = []
         for slot in range(instances):
             name = f"app{slot + 1}"
-            env = instance_env(
+            node_env = instance_env(
                 engine,
                 name=name,
                 secret_key=secret_key,
                 workdir=workdir,
-                store_env={**store_env, **(env or {})},
+                store_env={**store_env, **own},
                 password=password,
             )
             nodes.append(
-                Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
+                Instance(name=name, port=free_port(), env=node_env, log=workdir / f"{name}.log")
             )
         prepare([node.env for node in nodes])
         for node in nodes:

@@ -78,8 +78,12 @@ STORES = {
             "postgres_synchronous",
             faults=("instance", "restart"),
         ),
+        # The harness's usual PostgreSQL (synchronous_commit=off), on request only: what an
+        # asynchronous commit loses at a crash.
+        Engine("postgres_async", "sessiondemo.settings.db", "postgres", faults=("restart",)),
     ]
 }
+DEFAULT_STORES = [name for name in STORES if name != "postgres_async"]
 FAULTS = ("instance", "restart", "failover", "primary")
 # Stores whose restart loses everything they held, by design: their losses are the figure.
 VOLATILE = {("redis", "restart"), ("dynamodb", "restart")}
@@ -498,7 +502,11 @@ def write(soaks, fault_rows, *, out, settings):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m harness.soak", description=__doc__)
-    parser.add_argument("--stores", default=",".join(STORES), help="comma-separated: %(default)s")
+    parser.add_argument(
+        "--stores",
+        default=",".join(DEFAULT_STORES),
+        help=f"comma-separated: %(default)s; or {', '.join(set(STORES) - set(DEFAULT_STORES))}",
+    )
     parser.add_argument("--seconds", type=float, default=120.0, help="soak length per store")
     parser.add_argument("--clients", type=int, default=8, help="virtual users, all the time")
     parser.add_argument(
