@@ -124,6 +124,7 @@ class Tally:
     """Counts for one run, shared by the users (under ``lock``)."""
 
     statuses: Counter = field(default_factory=Counter)  # HTTP status (0: no answer) -> count
+    served_by: Counter = field(default_factory=Counter)  # X-Served-By -> answers
     no_retry_after: int = 0  # 503s without Retry-After
     sessions: int = 0  # signed in (each sign-in starts a session)
     lost: int = 0  # an answered read found the session empty
@@ -134,6 +135,7 @@ class Tally:
     def record(self, status, seconds, response):
         with self.lock:
             self.statuses[status] += 1
+            self.served_by[response.headers.get("X-Served-By")] += status != 0
             self.seconds.append(seconds)
             if status == 503 and not response.headers.get("Retry-After"):
                 self.no_retry_after += 1
@@ -403,6 +405,7 @@ def summary(tally, *, elapsed, idle, idle_kept, fault_seconds, rss):
         "p99_ms": round(1000 * percentile(seconds, 0.99), 1),
         "fault_seconds": None if fault_seconds is None else round(fault_seconds, 1),
         "statuses": {str(status): n for status, n in sorted(statuses.items())},  # 0: no answer
+        "served_by": {str(name): n for name, n in sorted(tally.served_by.items(), key=str) if n},
     }
     warm, end = rss
     if warm is not None:

@@ -31,6 +31,7 @@ def assert_never_wrong(row):
     assert row["other"] == 0
     assert row["wrong"] == 0  # nothing older (or empty) saved over what a user last wrote
     assert row["ok"] > 0 and row["sessions"] > IDLE
+    assert {"app1", "app2"} <= set(row["served_by"])  # round-robin: both instances answered
 
 
 @pytest.mark.parametrize("store", SHORT_FORM)
