@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.sessions import middleware
 from django.http import JsonResponse
 
+from . import signals
 from .exceptions import SessionStoreUnavailable, SessionTooLarge
 from .policy import enforcing
 
@@ -68,14 +69,22 @@ class SessionMiddleware(middleware.SessionMiddleware):
         super().__init__(get_response)
         self.SessionStore = enforcing(self.SessionStore)
 
+    def error_response(self, exc):
+        """Return the answer for a store error (signalled when it is an outage), or None."""
+        if isinstance(exc, SessionStoreUnavailable):
+            operation = getattr(exc, "operation", None)  # set by signals.operation()
+            arguments = {"operation": operation, "exception": exc}
+            signals.send(signals.store_unavailable, self.SessionStore, **arguments)
+        return error_response(exc)
+
     def process_exception(self, request, exception):
         # A load (or save) inside the view failed.
-        return error_response(exception)
+        return self.error_response(exception)
 
     def process_response(self, request, response):
         marked = getattr(request, "session_store_error", None)
         if marked is not None:  # nothing was saved; the 500 page is replaced
-            return error_response(marked)
+            return self.error_response(marked)
         # The save after the view failed: nothing was written, tell the client to retry.
         try:
             session = getattr(request, "session", None)
@@ -84,4 +93,4 @@ class SessionMiddleware(middleware.SessionMiddleware):
                     session.stamp_new(request)  # a session written for the first time
             return super().process_response(request, response)
         except STORE_ERRORS as exc:
-            return error_response(exc)
+            return self.error_response(exc)

@@ -44,7 +44,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from . import devices
+from . import devices, signals
 from .display import safe_text
 from .ids import session_id
 from .users import auth_user_id, user_id_of
@@ -124,7 +124,8 @@ class PolicyMixin:
         why = expired_by(record, options(), at)
         if why is not None:
             log("expired", key=self.session_key, user=user_id_of(data), policy=why)
-            self.flush()  # deleted in the store; empty, keyless: signed out
+            with signals.ending(self, "expired"):
+                self.flush()  # deleted in the store; empty, keyless: signed out
             return {}
         seen = record.get("seen")
         if not _number(seen) or at - seen >= options()["LAST_SEEN_INTERVAL"]:

@@ -39,7 +39,10 @@ from django.contrib.sessions.backends.base import (
 )
 from django.utils.crypto import get_random_string
 
+from .. import signals
 from ..exceptions import SessionConflict
+from ..ids import session_id
+from ..policy import log
 
 
 class Stored(NamedTuple):
@@ -68,6 +71,7 @@ def fingerprint(value: Any) -> str:
 
 class ConditionalSessionBase(SessionBase):
     conflict_retries = 10  # write conflicts one save may retry before SessionConflict
+    ending = "logout"  # why delete() ends a session, for session_ended (the policy: "expired")
 
     def __init__(self, session_key=None):
         super().__init__(session_key)
@@ -89,6 +93,20 @@ class ConditionalSessionBase(SessionBase):
 
     def _delete_record(self, session_key: str) -> None:
         raise NotImplementedError
+
+    def _store(self, name, method, *args):
+        """Run one store operation, timed for ``signals.store_operation``."""
+        with signals.operation(self, name) as operation:
+            result = method(*args)
+            if name in ("read", "exists"):
+                operation.found = result is not None
+        return result
+
+    def _revoked(self, ids, user):
+        """Log and signal the sessions a new one ended (the per-user session limit)."""
+        for id in ids:
+            log("revoked", id=id, user=user, by="session-limit")
+            signals.send(signals.session_ended, self, session_id=id, reason="revoked", count=1)
 
     # --- what this request loaded and changed ----------------------------------------------
 
@@ -134,7 +152,9 @@ class ConditionalSessionBase(SessionBase):
     # --- Django's contract -----------------------------------------------------------------
 
     def load(self):
-        stored = None if self.session_key is None else self._read(self.session_key)
+        stored = (
+            None if self.session_key is None else self._store("read", self._read, self.session_key)
+        )
         if stored is None:
             # Unknown or expired: an empty session with no key, and nothing written.
             self._session_key = None
@@ -144,7 +164,7 @@ class ConditionalSessionBase(SessionBase):
         return stored.data
 
     def exists(self, session_key):
-        return bool(session_key) and self._read(session_key) is not None
+        return bool(session_key) and self._store("exists", self._read, session_key) is not None
 
     def _get_new_session_key(self):
         # No exists() read: the conditional write that creates the key catches a collision.
@@ -166,11 +186,17 @@ class ConditionalSessionBase(SessionBase):
                 self._session_key = self._get_new_session_key()
 
     def _create_once(self):
-        data = self._get_session(no_load=True)
-        version = self._create_record(data, self._rotated_from)  # CreateError: key taken
+        data, replaced = self._get_session(no_load=True), self._rotated_from
+        version = self._store("create", self._create_record, data, replaced)  # CreateError
         self._rotated_from, self._unwritten = None, False
         self._remember(data, version)
         self.modified = True
+        new = session_id(self.session_key)
+        if replaced is None:
+            signals.send(signals.session_created, self, session_id=new)
+        else:
+            old = session_id(replaced)
+            signals.send(signals.session_rotated, self, old_session_id=old, session_id=new)
 
     def save(self, must_create=False):
         if self.session_key is None:
@@ -188,14 +214,20 @@ class ConditionalSessionBase(SessionBase):
             try:
                 if version is None:
                     raise VersionConflict
-                version = self._update_record(data, version)
+                version = self._store("update", self._update_record, data, version)
                 break
             except VersionConflict as conflict:
-                current = conflict.current or self._read(self.session_key)
+                current = conflict.current or self._store("read", self._read, self.session_key)
                 if current is None:
                     raise UpdateError from None  # deleted elsewhere: never resurrect it
                 if version is not None:
                     self.conflicts += 1
+                    signals.send(
+                        signals.write_conflict,
+                        self,
+                        session_id=session_id(self.session_key),
+                        attempt=self.conflicts,
+                    )
                     if self.conflicts > self.conflict_retries:
                         message = f"the session changed under {self.conflicts} saves in a row"
                         raise SessionConflict(message) from None
@@ -208,7 +240,10 @@ class ConditionalSessionBase(SessionBase):
             if self.session_key is None:
                 return
             session_key = self.session_key
-        self._delete_record(session_key)
+        self._store("delete", self._delete_record, session_key)
+        if session_key != self.session_key or not self._unwritten:  # not a key never written
+            id = session_id(session_key)
+            signals.send(signals.session_ended, self, session_id=id, reason=self.ending, count=1)
 
     def cycle_key(self):
         self._rotate(self._session)

@@ -43,7 +43,7 @@ from django.contrib.sessions.backends.base import CreateError
 from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable, SessionTooLarge
 from ..ids import encodable, session_id
-from ..policy import log, session_limit
+from ..policy import session_limit
 from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
@@ -295,8 +295,7 @@ class SessionStore(ConditionalSessionBase):
                         call("delete_item", **delete)
         except ClientError as exc:  # only a failed condition comes back as ClientError
             raise CreateError from exc
-        for id in ended:
-            log("revoked", id=id, user=item[USER_ATTRIBUTE]["S"], by="session-limit")
+        self._revoked(ended, item.get(USER_ATTRIBUTE, {}).get("S"))
         return 1
 
     def _oldest_beyond_limit(self, data, item, replacing):

@@ -42,6 +42,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError
 from django.utils.module_loading import import_string
 
+from .. import signals
 from .base import ConditionalSessionBase, Stored
 
 DEFAULTS: dict[str, Any] = {"FROM": None, "TO": None}
@@ -80,7 +81,8 @@ class SessionStore(ConditionalSessionBase):
     def _read(self, session_key):
         stored = self._new()._read(session_key)
         if stored is None:
-            stored = self._move(session_key)
+            with signals.quiet():  # a move is this engine's read, not the old engine's deletes
+                stored = self._move(session_key)
         return stored
 
     def _create_record(self, data, replacing):
@@ -91,13 +93,17 @@ class SessionStore(ConditionalSessionBase):
 
     def _delete_record(self, session_key):
         self._new()._delete_record(session_key)
-        self.old_class().delete(session_key)
+        with signals.quiet():  # one session ended, signalled once by this engine
+            self.old_class().delete(session_key)
 
     def exists(self, session_key):
         # No move: only whether either store has it.
         if not session_key:
             return False
-        return self._new()._read(session_key) is not None or self.old_class().exists(session_key)
+        with signals.operation(self, "exists") as operation, signals.quiet():
+            found = self._new()._read(session_key) is not None
+            operation.found = found or self.old_class().exists(session_key)
+        return operation.found
 
     @classmethod
     def clear_expired(cls):

@@ -81,10 +81,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ReadOnlyError, RedisClusterException, RedisError
 from redis.retry import Retry
 
+from .. import signals
 from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable
 from ..ids import digest, session_id
-from ..policy import log, session_limit
+from ..policy import session_limit
 from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
@@ -510,8 +511,7 @@ class SessionStore(ConditionalSessionBase):
         if not written:
             raise CreateError
         self._stored_user = None if user_id is None else digest(user_id)
-        for id in ended:
-            log("revoked", id=id, user=user_id, by="session-limit")
+        self._revoked(ended, user_id)
         return 1
 
     def _create_on_cluster(self, key, value, ttl, user_id, replacing):
@@ -534,7 +534,8 @@ class SessionStore(ConditionalSessionBase):
     def _update_record(self, data, version):
         ttl = self.get_expiry_age()
         if ttl <= 0:  # an expiry already past: the session ends now
-            self.delete()
+            with signals.ending(self, "expired"):
+                self.delete()
             return version
         session_digest = session_id(self.session_key)
         user_id = user_id_of(data)
