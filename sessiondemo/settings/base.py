@@ -196,6 +196,15 @@ SESSION_DYNAMODB = {
     "ENDPOINT_URL": os.environ.get("SESSION_DYNAMODB_ENDPOINT_URL") or None,
 }
 
+# Prometheus metrics at /metrics (session_engines.metrics): SESSION_METRICS=1 (needs the
+# prometheus extra). Scrapers: SESSION_METRICS_ADDRESSES="10.0.0.0/16,..." with no token, or
+# SESSION_METRICS_TOKEN as a bearer token; staff users too.
+SESSION_METRICS = {
+    "ENABLED": env_bool("SESSION_METRICS", default=False),
+    "ADDRESSES": [a for a in os.environ.get("SESSION_METRICS_ADDRESSES", "").split(",") if a],
+    "TOKEN": os.environ.get("SESSION_METRICS_TOKEN") or None,
+}
+
 # --- Production hardening: on whenever DEBUG is off -------------------------------------------
 # The ALB terminates TLS and tells us with X-Forwarded-Proto.
 # DJANGO_HTTPS=0 opts out for plain-HTTP demos on loopback only (HAProxy harness).
@@ -204,7 +213,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapers inside the VPC
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000")) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
