@@ -21,8 +21,8 @@ The metrics (label ``engine``: the engine's module, as in SESSION_ENGINE):
 
 - ``session_store_operation_seconds`` (histogram; ``engine``, ``operation``: read, exists,
   create, update, delete): each store operation's duration, failed ones included.
-- ``session_store_misses_total`` (``engine``): reads that found no session (unknown, expired,
-  deleted).
+- ``session_store_misses_total`` (``engine``): loads that found no session (unknown, expired,
+  deleted; not the ``exists`` check of a fresh key, nor a failed read).
 - ``session_write_conflicts_total`` (``engine``): compare-and-set writes retried because
   another request saved the session meanwhile.
 - ``session_store_unavailable_total`` (``engine``, ``operation``; "unknown" outside one): 503
@@ -102,7 +102,7 @@ def engine(sender):
 def operation_done(sender, operation, duration, found, **kwargs):
     metrics = collectors()
     metrics["seconds"].labels(engine(sender), operation).observe(duration)
-    if found is False:
+    if operation == "read" and found is False:  # not "exists": a fresh key's check finds nothing
         metrics["misses"].labels(engine(sender)).inc()
 
 
