@@ -93,19 +93,17 @@ def get_operator() -> Operator:
     """Return the operator of ``settings.SESSION_ENGINE`` (NoOperator when it has none), which
     signals the sessions it ends (``session_ended``, reason "revoked")."""
     engine = settings.SESSION_ENGINE
-    path = operator_path(engine)
-    if path is None:
-        raise NoOperator(f"No session operator for {engine!r}")
-    return revoking(import_string(path))(engine)
+    return revoking(operator_class(engine))(engine)
 
 
 class Revoking:
-    """An operator's ends, signalled once each (the operators it uses inside say nothing)."""
+    """Signal the sessions an operator ends, once each: the operators it uses inside (the
+    migrating engine's) and the engines they call send nothing."""
 
-    engine: str
+    _engine: str
 
     def __init__(self, session_engine=None):
-        self.engine = session_engine or settings.SESSION_ENGINE
+        self._engine = session_engine or settings.SESSION_ENGINE
         super().__init__(session_engine)
 
     def delete(self, id):
@@ -123,7 +121,7 @@ class Revoking:
         return ended
 
     def _ended(self, **arguments):
-        sender = import_string(f"{self.engine}.SessionStore")
+        sender = import_string(f"{self._engine}.SessionStore")
         signals.send(signals.session_ended, sender, reason="revoked", **arguments)
 
 
@@ -135,8 +133,14 @@ def revoking(operator_class):
 
 
 def operator_for(engine: str) -> Operator:
-    """Return the operator of ``engine``, configured or not (NoOperator when it has none)."""
+    """Return the operator of ``engine``, configured or not (NoOperator when it has none); it
+    signals nothing (the bulk copy's moves are no revokes)."""
+    return operator_class(engine)(engine)
+
+
+def operator_class(engine: str) -> type:
+    """Return the operator class of ``engine`` (NoOperator when it has none)."""
     path = operator_path(engine)
     if path is None:
         raise NoOperator(f"No session operator for {engine!r}")
-    return import_string(path)(engine)
+    return import_string(path)
