@@ -13,7 +13,8 @@ signal                      arguments                                         se
 ``session_rotated``         ``old_session_id``, ``session_id``                a new key replaces
                                                                               the old (login)
 ``session_ended``           ``session_id`` (None for several), ``reason``     deleted: "logout",
-                            ("logout", "expired", "revoked"), ``count``       "expired" (policy),
+                            ("logout", "expired", "revoked"), ``count``       "expired" (policy,
+                                                                              clearsessions),
                                                                               "revoked" (operator,
                                                                               session limit)
 ``write_conflict``          ``session_id``, ``attempt`` (1, 2, ...)           a compare-and-set

@@ -102,6 +102,12 @@ class ConditionalSessionBase(SessionBase):
                 operation.found = result is not None
         return result
 
+    @classmethod
+    def _swept(cls, count):
+        """Signal the ``count`` expired sessions ``clear_expired()`` deleted."""
+        if count:
+            signals.send(signals.session_ended, cls, session_id=None, reason="expired", count=count)
+
     def _revoked(self, ids, user):
         """Log and signal the sessions a new one ended (the per-user session limit)."""
         for id in ids:

@@ -56,6 +56,12 @@ class SessionStore(ConditionalSessionBase, db.SessionStore):
 
         return Session
 
+    @classmethod
+    def clear_expired(cls):
+        """Delete the expired rows (``manage.py clearsessions``), as Django's engine does."""
+        count, _ = cls.get_model_class().objects.filter(expire_date__lt=timezone.now()).delete()
+        cls._swept(count)
+
     def _row_values(self, data):
         return {
             "session_data": self.encode(data),

@@ -331,7 +331,7 @@ class SessionStore(ConditionalSessionBase):
     @classmethod
     def clear_expired(cls):
         """TTL deletes expired items late: sweep them all now (``manage.py clearsessions``)."""
-        delete_expired()
+        cls._swept(delete_expired())
 
 
 def delete_expired(*, page_size=1000):

@@ -15,10 +15,10 @@ from session_engines.ids import session_id
 from session_engines.operators import get_operator
 from session_engines.policy import enforcing
 
-from .helpers import Migration, engines, use_redis
+from .helpers import ENGINES, Migration, engines, use_redis
 from .signin import JSON, Clock, cookie, make_user, sign_in_as, use_auth_site, whoami_of
 
-ENGINES = engines(["db", "cache", "redis", "dynamodb"])
+FOUR = engines(["db", "cache", "redis", "dynamodb"])  # one per store
 CONDITIONAL = engines(["db", "redis", "dynamodb"])  # compare-and-set saves: conflicts
 INDEXED = engines(["db", "redis", "dynamodb"])  # a per-user index: revoke a user
 LIFECYCLE = ("session_created", "session_rotated", "session_ended", "write_conflict")
@@ -68,7 +68,7 @@ def store_class(settings):
     return import_string(f"{settings.SESSION_ENGINE}.SessionStore")
 
 
-@ENGINES
+@FOUR
 def test_a_session_s_life_is_signalled_by_its_id_from_the_engine(engine, settings, heard):
     Store = store_class(settings)
     session = Store()
@@ -100,7 +100,7 @@ def test_a_session_s_life_is_signalled_by_its_id_from_the_engine(engine, setting
     assert first not in repr(list(heard)) and second not in repr(list(heard))
 
 
-@ENGINES
+@FOUR
 def test_the_policy_s_class_and_a_subclass_send_as_their_engine(engine, settings, heard):
     Store = store_class(settings)
     session = type("Mine", (enforcing(Store),), {})()
@@ -110,7 +110,7 @@ def test_the_policy_s_class_and_a_subclass_send_as_their_engine(engine, settings
     assert heard[-1][1] is Store
 
 
-@ENGINES
+@FOUR
 def test_a_policy_expiry_is_ended_expired_and_a_sign_out_logout(
     engine, settings, heard, db, monkeypatch
 ):
@@ -268,7 +268,7 @@ def test_the_migrating_engine_signals_each_event_once(source, settings, heard, r
     assert {sender for _, sender, _ in heard} == {Store}
 
 
-@ENGINES
+@FOUR
 def test_quiet_silences_every_signal(engine, settings, heard):
     with signals.quiet():
         session = store_class(settings)()
@@ -299,3 +299,23 @@ def test_near_cache_signals_carry_the_session_id(heard):
         ("near_cache_hit", {"session_id": "0" * 64}),
         ("near_cache_miss", {"session_id": "1" * 64}),
     ]
+
+
+@engines(["db", "dynamodb"])
+def test_clearsessions_signals_how_many_expired_sessions_it_deleted(engine, settings, heard):
+    Store = store_class(settings)
+    keys = []
+    for _ in range(3):
+        session = Store()
+        session["a"] = 1
+        session.save()
+        keys.append(session.session_key)
+    for key in keys[:2]:
+        ENGINES[engine].store.expire(key)
+    heard.clear()
+    Store.clear_expired()
+    assert heard.lifecycle() == [
+        ("session_ended", {"session_id": None, "reason": "expired", "count": 2})
+    ]
+    Store.clear_expired()  # nothing left to sweep: nothing said
+    assert len(heard.lifecycle()) == 1
