@@ -319,3 +319,18 @@ def test_clearsessions_signals_how_many_expired_sessions_it_deleted(engine, sett
     ]
     Store.clear_expired()  # nothing left to sweep: nothing said
     assert len(heard.lifecycle()) == 1
+
+
+@INDEXED
+def test_ending_one_s_own_sessions_is_signalled_once(engine, settings, heard, db):
+    use_auth_site(settings)
+    make_user("alice")
+    phone, laptop = sign_in_as("alice"), sign_in_as("alice")
+    phone_id = session_id(cookie(phone))
+    heard.clear()
+    assert phone.post(f"/sessions/{phone_id}/end", content_type=JSON).status_code == 200
+    assert laptop.post("/logout-everywhere", content_type=JSON).status_code == 200
+    assert heard.of("session_ended") == [
+        ("session_ended", {"session_id": phone_id, "reason": "revoked", "count": 1}),
+        ("session_ended", {"session_id": None, "reason": "revoked", "count": 1}),
+    ]
