@@ -2,8 +2,9 @@
 "session_engines.backends.redis"``.
 
 Layout. A session is the string ``<KEY_PREFIX>:<sha256(session key)>`` (the raw key, a live
-credential, is never stored) holding ``<version>|<sha256(user id) or nothing>|<Django's encoded
-session (JSON, signed)>``, with Redis's own TTL derived from the session's expiry. When the
+credential, is never stored) holding ``<version>|<sha256(user id) or nothing>|<the encoded session>``,
+the encoded session being ``2|<hex HMAC-SHA256 of the JSON>|<the session's JSON>`` (stored format
+2; format 1, Django's signed base64 ``signing.dumps``, is still read), with Redis's own TTL derived from the session's expiry. When the
 session holds a user id (``session_engines.users.user_id_of``) the session's digest is a member
 of the user's index, the sorted set ``<KEY_PREFIX>:user:<sha256(user id)>``, scored by expiry
 epoch and expiring with its longest-lived member. Small Lua scripts keep the index inside the same
@@ -66,7 +67,9 @@ command). Failures are explicit: any Redis error becomes ``SessionStoreUnavailab
 middleware answers 503), never an empty session.
 """
 
+import functools
 import hashlib
+import json
 import logging
 from typing import Any, NamedTuple
 
@@ -74,6 +77,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.utils.crypto import constant_time_compare, salted_hmac
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
@@ -130,9 +134,9 @@ def options():
     return DEFAULTS | getattr(settings, "SESSION_REDIS", {})
 
 
-def connection():
+def connection(opts=None):
     """Return the redis-py client for the session store: URL's own, else the cache's."""
-    opts = options()
+    opts = opts or options()
     if opts["URL"] is not None:
         return own_client(opts["URL"], opts["CONNECTION_KWARGS"], opts["CLUSTER"])
     return cache_client(opts["CACHE_ALIAS"])
@@ -194,7 +198,37 @@ class Value(NamedTuple):
 
     version: int
     user: str | None  # the sha256 of the user id
-    encoded: str  # Django's encoding, which never contains "|"
+    encoded: str  # "2|<mac>|<JSON>", or Django's signed form (format 1, which has no "|")
+
+
+FORMAT = "2"  # the stored format encode() writes; decode() reads it and format 1
+MAC_SALT = "session_engines.backends.redis"
+
+
+def mac(text, secret=None):
+    """Return the hex HMAC-SHA256 of a session's JSON under SECRET_KEY (or ``secret``): Django's
+    ``salted_hmac(MAC_SALT, text, secret, algorithm="sha256")``, its key derived once."""
+    keyed = keyed_hmac(settings.SECRET_KEY if secret is None else secret).copy()
+    keyed.update(text.encode())
+    return keyed.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def keyed_hmac(secret):
+    """Return the HMAC-SHA256 of nothing yet under ``salted_hmac``'s key for ``secret``."""
+    return salted_hmac(MAC_SALT, b"", secret=secret, algorithm="sha256")
+
+
+def verified_json(encoded):
+    """Return the JSON text of a format 2 encoded session, None when its MAC matches no key of
+    SECRET_KEY and SECRET_KEY_FALLBACKS (or ValueError: not format 2)."""
+    version, tag, text = encoded.split("|", 2)
+    if version != FORMAT:
+        raise ValueError(f"unknown stored format {version!r}")
+    for secret in (None, *settings.SECRET_KEY_FALLBACKS):
+        if constant_time_compare(tag, mac(text, secret)):
+            return text
+    return None
 
 
 def pack(encoded, user_id):
@@ -377,7 +411,7 @@ def pipelined(commands, wait):
     """Return the replies to ``commands`` (a NoScriptError as a reply), WAIT checked."""
     opts = options()
     wait = wait and opts["WAIT_REPLICAS"] > 0
-    client = connection()
+    client = connection(opts)
     try:
         if len(commands) == 1 and not wait:
             try:
@@ -482,7 +516,39 @@ class SessionStore(ConditionalSessionBase):
             return None
         if session_key == self.session_key:
             self._stored_user = stored.user
-        return Stored(self.decode(stored.encoded), stored.version)  # corrupt: logged, {}
+        data, source = self._decoded(stored.encoded)
+        return Stored(data, stored.version, source)
+
+    # The stored format: the session's JSON as it is, behind an HMAC of it. Reading it costs
+    # one HMAC-SHA256 and one json.loads, as the stock cache engine's plain JSON costs a load;
+    # Django's signed form (format 1) adds base64, a zlib check and its own HMAC. JSON only:
+    # never pickle, so a store writer without SECRET_KEY can at worst log a user out.
+
+    def encode(self, session_dict):
+        text = json.dumps(session_dict, separators=(",", ":"))
+        return f"{FORMAT}|{mac(text)}|{text}"
+
+    def decode(self, session_data):
+        return self._decoded(session_data)[0]
+
+    def _decoded(self, encoded):
+        """Return (the session's data, its JSON text or None) from its encoded form: ``{}``
+        when it was not signed with our secret (logged, as Django does) or is not JSON."""
+        if "|" not in encoded:  # format 1: Django's signing.dumps
+            return super().decode(encoded), None
+        try:
+            text = verified_json(encoded)
+            if text is None:
+                suspicious.warning("Session data corrupted: its HMAC does not match")
+                return {}, None
+            data = json.loads(text)
+        except ValueError as exc:  # an unknown format, or not JSON
+            suspicious.warning("Session data corrupted: %s", exc)
+            return {}, None
+        if not isinstance(data, dict):
+            suspicious.warning("Session data corrupted: not a JSON object")
+            return {}, None
+        return data, text
 
     def _create_record(self, data, replacing):
         ttl = self.get_expiry_age()
@@ -553,7 +619,8 @@ class SessionStore(ConditionalSessionBase):
         if isinstance(reply, list):  # saved by another request meanwhile: here it is
             current = unpack(reply[0])
             self._stored_user = current.user
-            raise VersionConflict(Stored(self.decode(current.encoded), current.version))
+            data, source = self._decoded(current.encoded)
+            raise VersionConflict(Stored(data, current.version, source))
         if not reply:
             raise UpdateError
         if cluster and self._stored_user not in (UNKNOWN, None, user):
