@@ -92,7 +92,14 @@ def handle(request):
     return {"at": time.monotonic()}  # when Redis had answered
 
 
+OVERRIDES = "NEARCACHE_SETTINGS"  # the environment variable with Instance's overrides
+
+
 def serve():
+    from django.conf import settings
+
+    for name, value in json.loads(os.environ.get(OVERRIDES, "{}")).items():
+        setattr(settings, name, value)  # read at use time by the engine
     for line in sys.stdin:
         try:
             answer = handle(json.loads(line))
@@ -102,10 +109,16 @@ def serve():
 
 
 class Instance:
-    """Another instance of the engine: a child process with its own client and near cache."""
+    """Another instance of the engine: a child process with its own client and near cache, on
+    the demo's settings for ``url``, or on ``settings_module`` with ``overrides`` (JSON) set
+    over it (a test suite's own settings)."""
 
-    def __init__(self, url, max_entries=10000):
-        env = {**os.environ, **environment(url, max_entries)}
+    def __init__(self, url=None, max_entries=10000, settings_module=None, overrides=None):
+        if settings_module is None:
+            env = {**os.environ, **environment(url, max_entries)}
+        else:
+            env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module}
+        env[OVERRIDES] = json.dumps(overrides or {})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "harness.nearcache", "serve"],
             stdin=subprocess.PIPE,

@@ -68,6 +68,9 @@ class NearCache:
     def __len__(self):
         return len(self._entries)
 
+    def __contains__(self, key):
+        return key in self._entries
+
     def get(self, key: str) -> bytes | None:
         """Return the value stored under ``key``: from this process when held, else from Redis
         (one round trip). Raises redis-py's errors when Redis cannot answer twice running: a
