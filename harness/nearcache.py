@@ -15,7 +15,8 @@ the revoker, both on the demo's settings):
 - **Memory per cached session**: ``tracemalloc``'s growth over filling the near cache with
   ``--sessions`` signed-in sessions, divided by their number.
 - **Read cost**: ``SessionStore(key).load()`` in µs, from the near cache and with it off (one
-  ``GET``), in this process: loopback has no network distance, which the cache saves too.
+  ``GET``), in this process: loopback has no network distance, which the cache saves too; and
+  the cost of reading the stored form alone, Django's signed form against ours and plain JSON.
 
 Also the instance the tests use (``Instance``): ``python -m harness.nearcache serve`` reads one
 JSON request per line on stdin and answers one per line on stdout.
@@ -228,6 +229,31 @@ def read_cost(reads):
     return cached, uncached
 
 
+def decode_cost(reads):
+    """Return µs to read one signed-in session's stored form: Django's signed form (format 1),
+    ours (format 2, HMAC + JSON), and the plain JSON the stock cache engine reads from
+    django-redis's JSON serializer (no integrity check at all)."""
+    from django.contrib.sessions.backends.base import SessionBase
+
+    from session_engines.backends.redis import SessionStore
+
+    store = SessionStore()
+    forms = {
+        "format_1": SessionBase.encode(store, USER),
+        "format_2": store.encode(USER),
+    }
+    plain = json.dumps(USER).encode()
+
+    def per_read(read):
+        started = time.perf_counter()
+        for _ in range(reads):
+            read()
+        return round((time.perf_counter() - started) / reads * 1e6, 2)
+
+    costs = {name: per_read(lambda form=form: store.decode(form)) for name, form in forms.items()}
+    return costs | {"plain_json": per_read(lambda: json.loads(plain))}
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -239,6 +265,7 @@ def measure(url, revokes, sessions, reads):
         delays = revocation_delays(revoker, revokes)
     cached, uncached = read_cost(reads)
     return {
+        "decode_us": decode_cost(reads * 4),
         "revokes": revokes,
         "revocation_delay_ms": {
             "p50": round(statistics.median(delays), 3),
@@ -252,7 +279,7 @@ def measure(url, revokes, sessions, reads):
 
 
 def markdown(result, server):
-    delay, load = result["revocation_delay_ms"], result["load_us"]
+    delay, load, decode = result["revocation_delay_ms"], result["load_us"], result["decode_us"]
     return "\n".join(
         [
             f"Near cache on {server} (loopback, `python -m harness.nearcache`):",
@@ -263,7 +290,10 @@ def markdown(result, server):
             f"| {delay['p50']} / {delay['p99']} / {delay['max']} ms |",
             f"| memory per cached session ({result['sessions']} sessions) "
             f"| {result['bytes_per_cached_session']} bytes |",
-            f"| `load()` from the near cache / one `GET` | {load['near_cache']} / {load['get']} µs |",
+            "| `load()` from the near cache / one `GET` "
+            f"| {load['near_cache']} / {load['get']} µs |",
+            "| reading the stored form: Django's signed (format 1) / ours (format 2) / plain "
+            f"JSON | {decode['format_1']} / {decode['format_2']} / {decode['plain_json']} µs |",
         ]
     )
 

@@ -51,7 +51,7 @@ class Entry(NamedTuple):
 class NearCache:
     """The stored values of sessions this process read, kept exact by Redis's invalidations."""
 
-    def __init__(self, pool, max_entries, health_check_interval):
+    def __init__(self, pool: Any, max_entries: int, health_check_interval: float) -> None:
         # A connection of its own, like the client's (address, TLS, AUTH, timeouts), in RESP3.
         kwargs = {**pool.connection_kwargs, "protocol": 3}
         self._connection = pool.connection_class(**kwargs)

@@ -2,12 +2,13 @@
 "session_engines.backends.redis"``.
 
 Layout. A session is the string ``<KEY_PREFIX>:<sha256(session key)>`` (the raw key, a live
-credential, is never stored) holding ``<version>|<sha256(user id) or nothing>|<the encoded session>``,
-the encoded session being ``2|<hex HMAC-SHA256 of the JSON>|<the session's JSON>`` (stored format
-2; format 1, Django's signed base64 ``signing.dumps``, is still read), with Redis's own TTL derived from the session's expiry. When the
-session holds a user id (``session_engines.users.user_id_of``) the session's digest is a member
-of the user's index, the sorted set ``<KEY_PREFIX>:user:<sha256(user id)>``, scored by expiry
-epoch and expiring with its longest-lived member. Small Lua scripts keep the index inside the same
+credential, is never stored) holding ``<version>|<sha256(user id) or nothing>|<encoded session>``
+with Redis's own TTL derived from the session's expiry; the encoded session is stored format 2,
+``2|<hex HMAC-SHA256 of the JSON>|<the session's JSON>`` (format 1, Django's signed base64
+``signing.dumps``, is still read). When the session holds a user id
+(``session_engines.users.user_id_of``) the session's digest is a member of the user's index,
+the sorted set ``<KEY_PREFIX>:user:<sha256(user id)>``, scored by expiry epoch and expiring with
+its longest-lived member. Small Lua scripts keep the index inside the same
 round trip as the write, reading the user a session *had* from its stored value, so a user
 change, a logout, or a delete from anywhere leave no member behind. With
 ``SESSION_POLICY["MAX_SESSIONS_PER_USER"]``, the ``CREATE`` script also ends the user's sessions
