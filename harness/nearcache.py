@@ -1,6 +1,6 @@
 """Measure the native Redis engine's near cache: revocation delay, memory, and read cost.
 
-    python -m harness.nearcache [--revokes 200] [--sessions 2000] [--reads 5000] [--quick]
+    python -m harness.nearcache [--revokes 200] [--sessions 2000] [--reads 2000] [--quick]
                                 [--server redis|valkey] [--out DIR]
 
 Starts a redis-server (or valkey-server) on loopback and two instances of the engine with
@@ -17,6 +17,7 @@ the revoker, both on the demo's settings):
 - **Read cost**: ``SessionStore(key).load()`` in µs, from the near cache and with it off (one
   ``GET``), in this process: loopback has no network distance, which the cache saves too; and
   the cost of reading the stored form alone, Django's signed form against ours and plain JSON.
+  Each timing is the median of 7 rounds, the variants taking turns.
 
 Also the instance the tests use (``Instance``): ``python -m harness.nearcache serve`` reads one
 JSON request per line on stdin and answers one per line on stdout.
@@ -205,6 +206,24 @@ def memory_per_session(sessions):
     return grown / (sessions - 1)
 
 
+ROUNDS = 7  # timings interleaved round by round, so a busy machine's drift hits each alike
+
+
+def interleaved(timed, reads, within=None):
+    """Return {name: the median over ROUNDS of µs per call} of ``timed`` ({name: callable}),
+    the callables taking turns round by round, each inside ``within[name]()`` when given."""
+    rounds: dict[str, list[float]] = {name: [] for name in timed}
+    for _ in range(ROUNDS):
+        for name, call in timed.items():
+            with (within or {}).get(name, contextlib.nullcontext)():
+                call()  # warm: the first call of a round may connect or miss
+                started = time.perf_counter()
+                for _ in range(reads):
+                    call()
+                rounds[name].append((time.perf_counter() - started) / reads * 1e6)
+    return {name: round(statistics.median(values), 2) for name, values in rounds.items()}
+
+
 def read_cost(reads):
     """Return µs per load of one session: from the near cache, and with it off (one GET)."""
     from django.test import override_settings
@@ -216,17 +235,13 @@ def read_cost(reads):
     session.save()
     key = session.session_key
 
-    def per_load():
+    def load():
         SessionStore(key).load()
-        started = time.perf_counter()
-        for _ in range(reads):
-            SessionStore(key).load()
-        return (time.perf_counter() - started) / reads * 1e6
 
-    cached = per_load()
-    with override_settings(SESSION_REDIS={**options(), "NEAR_CACHE": None}):
-        uncached = per_load()
-    return cached, uncached
+    def uncached():
+        return override_settings(SESSION_REDIS={**options(), "NEAR_CACHE": None})
+
+    return interleaved({"near_cache": load, "get": load}, reads, within={"get": uncached})
 
 
 def decode_cost(reads):
@@ -238,20 +253,16 @@ def decode_cost(reads):
     from session_engines.backends.redis import SessionStore
 
     store = SessionStore()
-    forms = {
-        "format_1": SessionBase.encode(store, USER),
-        "format_2": store.encode(USER),
-    }
+    format_1, format_2 = SessionBase.encode(store, USER), store.encode(USER)
     plain = json.dumps(USER).encode()
-
-    def per_read(read):
-        started = time.perf_counter()
-        for _ in range(reads):
-            read()
-        return round((time.perf_counter() - started) / reads * 1e6, 2)
-
-    costs = {name: per_read(lambda form=form: store.decode(form)) for name, form in forms.items()}
-    return costs | {"plain_json": per_read(lambda: json.loads(plain))}
+    return interleaved(
+        {
+            "format_1": lambda: store.decode(format_1),
+            "format_2": lambda: store.decode(format_2),
+            "plain_json": lambda: json.loads(plain),
+        },
+        reads,
+    )
 
 
 def percentile(values, fraction):
@@ -263,9 +274,9 @@ def measure(url, revokes, sessions, reads):
     setup_django(url, max_entries=max(sessions, 1000))
     with Instance(url, max_entries=max(sessions, 1000)) as revoker:
         delays = revocation_delays(revoker, revokes)
-    cached, uncached = read_cost(reads)
     return {
-        "decode_us": decode_cost(reads * 4),
+        "decode_us": decode_cost(reads),
+        "load_us": read_cost(reads),
         "revokes": revokes,
         "revocation_delay_ms": {
             "p50": round(statistics.median(delays), 3),
@@ -274,7 +285,7 @@ def measure(url, revokes, sessions, reads):
         },
         "sessions": sessions,
         "bytes_per_cached_session": round(memory_per_session(sessions)),
-        "load_us": {"near_cache": round(cached, 1), "get": round(uncached, 1)},
+        "load_average": round(os.getloadavg()[0], 1),  # a busy machine stretches the p99
     }
 
 
@@ -282,7 +293,8 @@ def markdown(result, server):
     delay, load, decode = result["revocation_delay_ms"], result["load_us"], result["decode_us"]
     return "\n".join(
         [
-            f"Near cache on {server} (loopback, `python -m harness.nearcache`):",
+            f"Near cache on {server} (loopback, `python -m harness.nearcache`, load average "
+            f"{result['load_average']}):",
             "",
             "| measure | value |",
             "|---|---|",
@@ -303,7 +315,7 @@ def main(argv=None):
     parser.add_argument("mode", nargs="?", choices=["measure", "serve"], default="measure")
     parser.add_argument("--revokes", type=int, default=200)
     parser.add_argument("--sessions", type=int, default=2000)
-    parser.add_argument("--reads", type=int, default=5000)
+    parser.add_argument("--reads", type=int, default=2000, help="per timing round")
     parser.add_argument("--quick", action="store_true", help="a few of each: CI's smoke run")
     parser.add_argument("--server", choices=["redis", "valkey"], default="redis")
     parser.add_argument("--out", type=Path, help="write nearcache.json and nearcache.md here")
