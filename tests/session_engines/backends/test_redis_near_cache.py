@@ -41,10 +41,14 @@ def near(settings, redis_url):
     client = redis_py.Redis.from_url(redis_url)
     client.flushdb()
     yield client
+    close_near_caches()
+    client.close()
+
+
+def close_near_caches():
     for cache in engine._near_caches.values():
         cache.close()
     engine._near_caches.clear()
-    client.close()
 
 
 @pytest.fixture
@@ -260,3 +264,22 @@ def test_the_near_cache_is_refused_on_a_cluster(settings, cluster):
         "NEAR_CACHE": {"MAX_ENTRIES": 100},
     }
     assert near_ids() == ["session_engines.E214"]
+
+
+def test_the_near_cache_works_on_the_sessions_cache_connection(settings, redis_url):
+    """Without URL: the tracking connection is made like the django-redis cache's."""
+    from ..helpers import use_redis
+
+    use_redis(settings, redis_url)
+    settings.SESSION_ENGINE = "session_engines.backends.redis"
+    near = {"HEALTH_CHECK_INTERVAL": 3600}
+    settings.SESSION_REDIS = {"CACHE_ALIAS": "sessions", "KEY_PREFIX": PREFIX, "NEAR_CACHE": near}
+    try:
+        key = new_session()
+        SessionStore(key).load()
+        with Recorder(redis_url) as seen:
+            assert SessionStore(key).load() == {"a": 1}
+        assert seen.commands == []
+        assert key_name(key) in engine.near_cache()
+    finally:
+        close_near_caches()
