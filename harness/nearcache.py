@@ -17,7 +17,9 @@ the revoker, both on the demo's settings):
 - **Read cost**: ``SessionStore(key).load()`` in µs, from the near cache and with it off (one
   ``GET``), in this process: loopback has no network distance, which the cache saves too; and
   the cost of reading the stored form alone, Django's signed form against ours and plain JSON.
-  Each timing is the median of 7 rounds, the variants taking turns.
+  And ``GET /session`` signed in, through Django's test client in this process (no gunicorn, no
+  HTTP), beside Django's signed-cookie engine (the floor: no store at all). Each timing is the
+  median of 7 rounds, the variants taking turns.
 
 Also the instance the tests use (``Instance``): ``python -m harness.nearcache serve`` reads one
 JSON request per line on stdin and answers one per line on stdout.
@@ -47,6 +49,7 @@ def environment(url, max_entries=10000):
         "DJANGO_SETTINGS_MODULE": "sessiondemo.settings.redis",
         "DJANGO_SECRET_KEY": "nearcache-harness-only-secret-key-0123456789abcdef",
         "DJANGO_ALLOWED_HOSTS": "testserver",
+        "DJANGO_HTTPS": "0",  # plain HTTP: Django's test client
         "DJANGO_LOG_LEVEL": "WARNING",
         "REDIS_URL": url,
         "REDIS_KEY_PREFIX": "nearcache",
@@ -244,6 +247,36 @@ def read_cost(reads):
     return interleaved({"near_cache": load, "get": load}, reads, within={"get": uncached})
 
 
+SIGNED_COOKIES = "django.contrib.sessions.backends.signed_cookies"
+
+
+def request_cost(reads):
+    """Return µs per signed-in ``GET /session`` through Django in this process (its test
+    client: no HTTP server) for Django's signed cookies (the floor: no store at all), the
+    native engine with its near cache, and with one ``GET``."""
+    from django.test import Client, override_settings
+
+    from session_engines.backends.redis import options
+
+    variants = {
+        "signed_cookies": {"SESSION_ENGINE": SIGNED_COOKIES},
+        "near_cache": {},
+        "get": {"SESSION_REDIS": {**options(), "NEAR_CACHE": None}},
+    }
+    clients = {}
+    for name, overrides in variants.items():
+        with override_settings(**overrides):
+            client = clients[name] = Client()
+            client.post("/login", {"userId": "alice", "userNm": "Alice"}, "application/json")
+            assert client.get("/session").json()["userId"] == "alice"
+
+    def within(name):
+        return lambda: override_settings(**variants[name])
+
+    timed = {name: lambda client=client: client.get("/session") for name, client in clients.items()}
+    return interleaved(timed, reads, within={name: within(name) for name in variants})
+
+
 def decode_cost(reads):
     """Return µs to read one signed-in session's stored form: Django's signed form (format 1),
     ours (format 2, HMAC + JSON), and the plain JSON the stock cache engine reads from
@@ -277,6 +310,7 @@ def measure(url, revokes, sessions, reads):
     return {
         "decode_us": decode_cost(reads),
         "load_us": read_cost(reads),
+        "request_us": request_cost(max(reads // 4, 1)),
         "revokes": revokes,
         "revocation_delay_ms": {
             "p50": round(statistics.median(delays), 3),
@@ -291,6 +325,7 @@ def measure(url, revokes, sessions, reads):
 
 def markdown(result, server):
     delay, load, decode = result["revocation_delay_ms"], result["load_us"], result["decode_us"]
+    request = result["request_us"]
     return "\n".join(
         [
             f"Near cache on {server} (loopback, `python -m harness.nearcache`, load average "
@@ -304,6 +339,8 @@ def markdown(result, server):
             f"| {result['bytes_per_cached_session']} bytes |",
             "| `load()` from the near cache / one `GET` "
             f"| {load['near_cache']} / {load['get']} µs |",
+            "| `GET /session` in-process: signed cookies / near cache / one `GET` "
+            f"| {request['signed_cookies']} / {request['near_cache']} / {request['get']} µs |",
             "| reading the stored form: Django's signed (format 1) / ours (format 2) / plain "
             f"JSON | {decode['format_1']} / {decode['format_2']} / {decode['plain_json']} µs |",
         ]

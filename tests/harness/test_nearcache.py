@@ -25,5 +25,6 @@ def test_the_quick_run_writes_its_figures(tmp_path, server):
     assert 0 < result["bytes_per_cached_session"]
     assert result["load_us"]["near_cache"] > 0 and result["load_us"]["get"] > 0
     assert set(result["decode_us"]) == {"format_1", "format_2", "plain_json"}
+    assert set(result["request_us"]) == {"signed_cookies", "near_cache", "get"}
     table = (tmp_path / "nearcache.md").read_text()
     assert "revocation delay" in table and table in done.stdout
