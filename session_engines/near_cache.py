@@ -32,6 +32,7 @@ import time
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
+from redis._parsers import _RESP3Parser
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -52,8 +53,9 @@ class NearCache:
     """The stored values of sessions this process read, kept exact by Redis's invalidations."""
 
     def __init__(self, pool: Any, max_entries: int, health_check_interval: float) -> None:
-        # A connection of its own, like the client's (address, TLS, AUTH, timeouts), in RESP3.
-        kwargs = {**pool.connection_kwargs, "protocol": 3}
+        # A connection of its own, like the client's (address, TLS, AUTH, timeouts), in RESP3,
+        # parsed by redis-py's own parser (its push handling, with or without hiredis).
+        kwargs = {**pool.connection_kwargs, "protocol": 3, "parser_class": _RESP3Parser}
         self._connection = pool.connection_class(**kwargs)
         self._connection.register_connect_callback(self._on_connect)
         self.max_entries = max_entries
@@ -76,10 +78,13 @@ class NearCache:
         (one round trip). Raises redis-py's errors when Redis cannot answer twice running: a
         dead connection (Redis restarted) is retried once on a new one."""
         with self._lock:
+            connected = self._connection._sock is not None
             try:
                 return self._get(key)
             except LOST:
                 self._lost()
+                if not connected:  # Redis is unreachable, not a stale socket: no retry
+                    raise
             try:
                 return self._get(key)
             except LOST:

@@ -283,3 +283,24 @@ def test_the_near_cache_works_on_the_sessions_cache_connection(settings, redis_u
         assert key_name(key) in engine.near_cache()
     finally:
         close_near_caches()
+
+
+@pytest.mark.parametrize("server", ["redis", "valkey"])
+def test_a_restarted_server_that_lost_the_session_is_believed(settings, server):
+    """Redis restarted empty (no persistence): the held copy of a session it no longer has is
+    dropped with the connection, never served."""
+    from harness.redis import redis_node
+    from harness.servers import free_port
+
+    port = free_port()
+    with redis_node(port=port, server=server) as node:
+        settings.SESSION_ENGINE = "session_engines.backends.redis"
+        settings.SESSION_REDIS = near_settings(node.url)
+        key = new_session()
+        SessionStore(key).load()
+        assert SessionStore(key).load() == {"a": 1}
+    try:
+        with redis_node(port=port, server=server):
+            assert SessionStore(key).load() == {}
+    finally:
+        close_near_caches()
