@@ -92,6 +92,7 @@ class NearCache:
                 raise
 
     def _get(self, key):
+        """Return ``key``'s value, held or fetched, once the pending invalidations are in."""
         self._catch_up()
         entry = self._entries.get(key)
         if entry is not None:
@@ -115,6 +116,7 @@ class NearCache:
         self.flushes += 1
 
     def close(self) -> None:
+        """Disconnect and drop every entry (the next read connects again)."""
         with self._lock:
             self._connection.disconnect()
             self.clear()
