@@ -46,10 +46,12 @@ from ..policy import log
 
 
 class Stored(NamedTuple):
-    """A session as the store holds it: its decoded data and its version."""
+    """A session as the store holds it: its decoded data and its version, and the JSON text the
+    data was decoded from when the engine has it (fingerprinted only if the session is saved)."""
 
     data: dict
     version: int
+    source: str | None = None
 
 
 class VersionConflict(Exception):
@@ -67,6 +69,11 @@ def fingerprint(value: Any) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):
         return repr(value)
+
+
+def fingerprints(data: dict) -> dict[str, str]:
+    """Return {key: fingerprint} of a session's values."""
+    return {key: fingerprint(value) for key, value in data.items()}
 
 
 class ConditionalSessionBase(SessionBase):
@@ -117,14 +124,25 @@ class ConditionalSessionBase(SessionBase):
     # --- what this request loaded and changed ----------------------------------------------
 
     def _forget_loaded(self):
-        self._loaded = {}  # key -> fingerprint of its value as loaded (or last written)
+        self._fingerprints = {}  # key -> fingerprint of its value as loaded (or last written)
+        self._source = None  # or the JSON text they are computed from, when first needed
         self._version = None  # the stored version those values have
         self._cleared = False
 
-    def _remember(self, data, version):
-        self._loaded = {key: fingerprint(value) for key, value in data.items()}
+    def _remember(self, data, version, source=None):
+        # A request that only reads never needs the fingerprints: with the JSON text loaded,
+        # they are computed from it at the first save, not at every load.
+        self._source = source
+        self._fingerprints = None if source else fingerprints(data)
         self._version = version
         self._cleared = False
+
+    @property
+    def _loaded(self):
+        """Return {key: fingerprint} of the session as loaded or last written."""
+        if self._fingerprints is None:
+            self._fingerprints = fingerprints(json.loads(self._source))
+        return self._fingerprints
 
     def _own_changes(self, data):
         """Return (cleared, the keys set with their values, the keys deleted) by this request."""
@@ -166,7 +184,7 @@ class ConditionalSessionBase(SessionBase):
             self._session_key = None
             self._forget_loaded()
             return {}
-        self._remember(stored.data, stored.version)
+        self._remember(stored.data, stored.version, stored.source)
         return stored.data
 
     def exists(self, session_key):

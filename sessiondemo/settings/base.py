@@ -178,6 +178,13 @@ SESSION_REDIS = {
     # Multi-AZ replication group keeps acknowledged sessions through a failover.
     "WAIT_REPLICAS": int(os.environ.get("SESSION_REDIS_WAIT_REPLICAS", "0")),
     "WAIT_TIMEOUT_MS": int(os.environ.get("SESSION_REDIS_WAIT_TIMEOUT_MS", "100")),
+    # SESSION_REDIS_NEAR_CACHE=10000: each process holds up to that many sessions and reads them
+    # with no round trip, kept exact by Redis's invalidations (session_engines/near_cache.py).
+    "NEAR_CACHE": (
+        {"MAX_ENTRIES": int(os.environ["SESSION_REDIS_NEAR_CACHE"])}
+        if os.environ.get("SESSION_REDIS_NEAR_CACHE")
+        else None
+    ),
 }
 if REDIS_CLUSTER:
     SESSION_REDIS |= {
