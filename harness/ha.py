@@ -230,11 +230,15 @@ def warm_up(instance):
 
 
 @contextlib.contextmanager
-def cluster(engine, *, sticky=False, instances=2):
-    """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster."""
+def cluster(engine, *, sticky=False, instances=2, instance_class=Instance, store=None):
+    """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster.
+
+    ``store`` (a context manager yielding the instances' env) replaces the engine's own
+    (``STORES``); its preparation stays the engine's."""
     if isinstance(engine, str):
         engine = ENGINES[engine]
-    store, prepare = STORES[engine.store]
+    own_store, prepare = STORES[engine.store]
+    store = store or own_store
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ha-")))
         store_env = stack.enter_context(store())
@@ -252,7 +256,9 @@ def cluster(engine, *, sticky=False, instances=2):
                 password=password,
             )
             nodes.append(
-                Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
+                instance_class(
+                    name=name, port=free_port(), env=env, log=workdir / f"{name}.log"
+                )
             )
         prepare([node.env for node in nodes])
         for node in nodes:
