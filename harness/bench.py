@@ -75,6 +75,7 @@ TYPE_TITLES = {
 FLOOR = "signed_cookies"
 DELAYS_MS = {"redis": 0.5, "postgres": 0.5, "dynamodb": 3.0}  # each way
 SESSIONS_KEPT = 64  # cookies per engine and round for read and modify, and as many for re-login
+STORES = ("redis", "database", "dynamodb")
 NOT_ROUND_TRIPS = Recorder.HANDSHAKE | {"CLUSTER", "READONLY", "PING", "INFO", "COMMAND", "ECHO"}
 
 
@@ -276,7 +277,9 @@ def round_trips(running, *, per_type=6):
         for http in clients:
             http.close()
         counts[kind] = {store: n / per_type for store, n in counted.items()}
-        counts[kind]["total"] = sum(counts[kind].values())
+        counts[kind]["total"] = sum(
+            n for store, n in counts[kind].items() if store != "connections"
+        )
     return counts
 
 
@@ -459,7 +462,7 @@ def cell(row):
 def trips_cell(counts):
     total = counts["total"]
     text = f"{total:g}"
-    parts = [f"{n:g} {store}" for store, n in counts.items() if store != "total" and n]
+    parts = [f"{counts[store]:g} {store}" for store in STORES if counts.get(store)]
     return text + (f" ({', '.join(parts)})" if len(parts) > 1 else "")
 
 
