@@ -256,9 +256,7 @@ def cluster(engine, *, sticky=False, instances=2, instance_class=Instance, store
                 password=password,
             )
             nodes.append(
-                instance_class(
-                    name=name, port=free_port(), env=env, log=workdir / f"{name}.log"
-                )
+                instance_class(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
             )
         prepare([node.env for node in nodes])
         for node in nodes:

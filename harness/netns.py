@@ -18,9 +18,11 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from .servers import free_port, require, wait_for_port
 
+ROOT = Path(__file__).resolve().parent.parent
 NETEM_HINT = (
     "this kernel has no netem queueing discipline (sch_netem): `tc qdisc add ... netem` "
     "fails{detail}. Use --relay (a userspace relay adding the same delay) instead, or run on "
@@ -176,7 +178,7 @@ def netem_link(port, delay_ms):
             command = [require("ip"), "netns", "exec", name, sys.executable, "-m"]
             command += ["harness.netns", "forward", f"{ns_addr}:{ns_port}", f"{host_addr}:{back}"]
             forwarder = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
             try:
                 wait_for_port(ns_port, process=forwarder, host=ns_addr)
