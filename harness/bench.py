@@ -271,6 +271,7 @@ def round_trips(running, *, per_type=6):
 def wrk(url, kind, *, duration, cookies=None, harvest=None, threads=2, connections=8):
     """One wrk run of ``kind``'s script; returns its numbers (requests/s, p50/p99 ms, errors)."""
     command = [require("wrk"), f"-t{threads}", f"-c{connections}", f"-d{duration}s"]
+    command += ["--timeout", "10s"]  # a busy machine's slow answer is a figure, not an error
     command += ["-s", str(WRK_DIR / f"{kind}.lua"), url, "--"]
     command += [str(cookies or "-"), str(harvest or "-"), str(threads)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
