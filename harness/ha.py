@@ -230,11 +230,13 @@ def warm_up(instance):
 
 
 @contextlib.contextmanager
-def cluster(engine, *, sticky=False, instances=2, instance_class=Instance, store=None):
+def cluster(
+    engine, *, sticky=False, instances=2, instance_class=Instance, store=None, check_timeout=None
+):
     """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster.
 
     ``store`` (a context manager yielding the instances' env) replaces the engine's own
-    (``STORES``); its preparation stays the engine's."""
+    (``STORES``); its preparation stays the engine's. ``check_timeout``: HAProxy's."""
     if isinstance(engine, str):
         engine = ENGINES[engine]
     own_store, prepare = STORES[engine.store]
@@ -265,7 +267,8 @@ def cluster(engine, *, sticky=False, instances=2, instance_class=Instance, store
         for node in nodes:
             node.wait_healthy(timeout=30.0)
             warm_up(node)
-        balancer = stack.enter_context(haproxy([(n.name, n.port) for n in nodes], sticky=sticky))
+        servers = [(n.name, n.port) for n in nodes]
+        balancer = stack.enter_context(haproxy(servers, sticky=sticky, check_timeout=check_timeout))
         store_faults = getattr(store_env, "faults", {})
         yield Cluster(
             engine=engine,
