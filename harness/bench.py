@@ -33,7 +33,8 @@ client their own addresses), so it runs on loopback only.
 ``--overhead-only``: each engine's load and save in this process against the raw client's one
 command on the same server (redis-py GET/SET, boto3 get_item/put_item), the median ratio.
 
-Writes out/bench/bench.md, bench.json and bench.png (matplotlib); a progress bar on stderr.
+Writes out/bench/bench.md, bench.json and bench.png (matplotlib; bench-relay.* and bench-netem.*
+at a distance, overhead.md and overhead.json for --overhead-only); a progress bar on stderr.
 """
 
 import argparse
@@ -124,7 +125,8 @@ ENGINES = {
 
 class BenchInstance(Instance):
     """An instance as the issue measured it: 2 sync workers, no access log. ``--config`` names
-    an empty file, so not ./gunicorn.conf.py, whose access log is a tenth of a request."""
+    an empty file, so not ./gunicorn.conf.py, whose access log costs about a tenth of a
+    request (the issue's profile)."""
 
     workers = ["--config", os.devnull, "--worker-class", "sync", "--workers", "2"]
 
@@ -233,12 +235,12 @@ def sign_in(http, url):
 
 
 REQUESTS = {
-    "signin": lambda http, url: sign_in(http, url),
+    "signin": sign_in,
     "read": lambda http, url: http.get(f"{url}/session", timeout=10),
     "modify": lambda http, url: http.post(
         f"{url}/prefs", json={"name": "theme", "value": "dark"}, timeout=10
     ),
-    "relogin": lambda http, url: sign_in(http, url),
+    "relogin": sign_in,
     "logout": lambda http, url: http.post(f"{url}/logout", timeout=10),
 }
 
