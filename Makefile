@@ -7,6 +7,9 @@ PORT ?= 8000
 TEST_PACKAGES = redis-server:redis-server redis-sentinel:redis-sentinel haproxy:haproxy nodejs:node npm:npm
 # The HA environment: a throwaway PostgreSQL (binaries off PATH), headless Chromium.
 TEST_PACKAGES += chromium:chromium postgresql:/usr/lib/postgresql/*/bin/initdb
+# The benchmark (make bench; its quick mode runs in the suite): wrk, and ip/tc for --netem.
+BENCH_PACKAGES = wrk:wrk iproute2:tc
+TEST_PACKAGES += $(BENCH_PACKAGES)
 # The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests
 # of the app's suite and of the demo's.
 COMPAT_VENV ?= .venv-compat
@@ -15,7 +18,7 @@ COMPAT_TESTS ?= -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format
+.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -92,6 +95,11 @@ ha-migration: venv system-packages
 # CONCURRENCY_ARGS="--sessions 20 --parallel 8 --rounds 50"
 ha-concurrency: venv system-packages
 	$(PY) -m harness.concurrency $(CONCURRENCY_ARGS)
+
+# Every engine end to end through HAProxy, ratios to Django's signed cookies (out/bench/):
+# BENCH_ARGS="--rounds 3 --duration 2", "--quick", "--relay" (or "--netem"), "--overhead-only".
+bench: venv system-packages
+	$(PY) -m harness.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) node_modules db.sqlite3 staticfiles .pytest_cache

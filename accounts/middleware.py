@@ -1,5 +1,7 @@
 """Small middlewares that sit outside everything else."""
 
+import contextlib
+
 from django.conf import settings
 from django.http import JsonResponse
 
@@ -42,6 +44,32 @@ def session_conflicts(get_response):
         response = get_response(request)
         session = getattr(request, "session", None)
         response["X-Session-Conflicts"] = str(getattr(session, "conflicts", 0))
+        return response
+
+    return middleware
+
+
+def database_queries(get_response):
+    """Every response says how many database queries it ran: ``X-Database-Queries: <n>``.
+
+    Outermost in MIDDLEWARE when DJANGO_COUNT_QUERIES is on (the benchmark's round trips to a
+    database-backed session store), so the session's save is counted too.
+    """
+    from django.db import connections
+
+    def middleware(request):
+        count = 0
+
+        def counted(execute, sql, params, many, context):
+            nonlocal count
+            count += 1
+            return execute(sql, params, many, context)
+
+        with contextlib.ExitStack() as stack:
+            for connection in connections.all():
+                stack.enter_context(connection.execute_wrapper(counted))
+            response = get_response(request)
+        response["X-Database-Queries"] = str(count)
         return response
 
     return middleware

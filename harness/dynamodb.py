@@ -33,13 +33,15 @@ require(process.env.DYNALITE)({createTableMs: 0, deleteTableMs: 0, updateTableMs
 
 
 @contextlib.contextmanager
-def moto_server():
+def moto_server(log=None):
     """``python -m moto.server`` (the moto in this venv) over HTTP, its conditional writes
-    atomic as DynamoDB's are (``harness.moto_atomic``)."""
+    atomic as DynamoDB's are (``harness.moto_atomic``). ``log`` receives its output, one line
+    per API call (``"POST / HTTP/1.1" 200``): the benchmark counts them."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="moto-") as workdir:
         args = [sys.executable, "-m", "harness.moto_atomic", "-H", "127.0.0.1", "-p", str(port)]
-        with running(args, port=port, log=Path(workdir) / "moto.log", timeout=30, cwd=ROOT):
+        log = log or Path(workdir) / "moto.log"
+        with running(args, port=port, log=log, timeout=30, cwd=ROOT):
             yield f"http://127.0.0.1:{port}"
 
 

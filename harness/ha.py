@@ -230,11 +230,17 @@ def warm_up(instance):
 
 
 @contextlib.contextmanager
-def cluster(engine, *, sticky=False, instances=2):
-    """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster."""
+def cluster(
+    engine, *, sticky=False, instances=2, instance_class=Instance, store=None, check_timeout=None
+):
+    """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster.
+
+    ``store`` (a context manager yielding the instances' env) replaces the engine's own
+    (``STORES``); its preparation stays the engine's. ``check_timeout``: HAProxy's."""
     if isinstance(engine, str):
         engine = ENGINES[engine]
-    store, prepare = STORES[engine.store]
+    own_store, prepare = STORES[engine.store]
+    store = store or own_store
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ha-")))
         store_env = stack.enter_context(store())
@@ -252,7 +258,7 @@ def cluster(engine, *, sticky=False, instances=2):
                 password=password,
             )
             nodes.append(
-                Instance(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
+                instance_class(name=name, port=free_port(), env=env, log=workdir / f"{name}.log")
             )
         prepare([node.env for node in nodes])
         for node in nodes:
@@ -261,7 +267,8 @@ def cluster(engine, *, sticky=False, instances=2):
         for node in nodes:
             node.wait_healthy(timeout=30.0)
             warm_up(node)
-        balancer = stack.enter_context(haproxy([(n.name, n.port) for n in nodes], sticky=sticky))
+        servers = [(n.name, n.port) for n in nodes]
+        balancer = stack.enter_context(haproxy(servers, sticky=sticky, check_timeout=check_timeout))
         store_faults = getattr(store_env, "faults", {})
         yield Cluster(
             engine=engine,

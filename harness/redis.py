@@ -328,69 +328,6 @@ class Recorder:
         return [c.split(" ")[0] for c in self.commands]
 
 
-@contextlib.contextmanager
-def delayed(port, delay_ms):
-    """A TCP relay to ``port`` that holds every reply for ``delay_ms``: a network round trip.
-
-    Loopback answers in tens of microseconds, so CPU hides the cost of a round trip; in a VPC
-    each one costs roughly 0.2-1 ms. Yields the relay's redis:// URL.
-    """
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-    listen_port = free_port()
-
-    async def pipe(reader, writer, delay):
-        """Copy in order, each chunk ``delay`` after it arrived (not after the previous one)."""
-        chunks = asyncio.Queue()
-
-        async def send():
-            while (chunk := await chunks.get()) is not None:
-                arrived, data = chunk
-                await asyncio.sleep(max(0.0, arrived + delay - loop.time()))
-                writer.write(data)
-                await writer.drain()
-
-        sender = asyncio.ensure_future(send())
-        try:
-            while data := await reader.read(65536):
-                chunks.put_nowait((loop.time(), data))
-        except ConnectionError:
-            pass
-        finally:
-            chunks.put_nowait(None)
-            with contextlib.suppress(ConnectionError):
-                await sender
-            writer.close()
-
-    async def relay(client_reader, client_writer):
-        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", port)
-        with contextlib.suppress(asyncio.CancelledError):  # the relay shutting down
-            await asyncio.gather(
-                pipe(client_reader, server_writer, 0),
-                pipe(server_reader, client_writer, delay_ms / 1000),
-            )
-
-    server = loop.run_until_complete(asyncio.start_server(relay, "127.0.0.1", listen_port))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{listen_port}/0"
-    finally:
-
-        async def shutdown():
-            server.close()
-            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
-
-
 def write_tls_files(directory):
     """A throwaway CA and a server certificate for 127.0.0.1: (ca.pem, server.pem, server.key)."""
     import datetime

@@ -75,6 +75,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The benchmark's count of round trips to a database (harness.bench): X-Database-Queries.
+if env_bool("DJANGO_COUNT_QUERIES"):
+    MIDDLEWARE.insert(0, "accounts.middleware.database_queries")
+
 ROOT_URLCONF = "sessiondemo.urls"
 WSGI_APPLICATION = "sessiondemo.wsgi.application"
 ASGI_APPLICATION = "sessiondemo.asgi.application"
