@@ -22,6 +22,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import redis
@@ -219,8 +220,7 @@ class Faults:
         shutil.rmtree(doomed)  # the BGSAVE child cannot create its file: it fails
         try:
             with self._config(save="3600 1", stop_writes_on_bgsave_error="yes"):
-                client.bgsave()
-                wait_until(lambda: client.info("persistence")["rdb_last_bgsave_status"] == "err")
+                wait_until(lambda: failed_save(client))
                 yield
         finally:
             client.config_set("dir", old_dir)
@@ -286,6 +286,14 @@ class Faults:
 
 def config_set(client, values):
     client.execute_command("CONFIG", "SET", *[word for pair in values.items() for word in pair])
+
+
+def failed_save(client):
+    """Start a BGSAVE unless one runs; True once the last one failed."""
+    client.bgsave()  # "already in progress" (a replica's sync, a retry): asked again
+    while (persistence := client.info("persistence"))["rdb_bgsave_in_progress"]:
+        time.sleep(0.01)
+    return persistence["rdb_last_bgsave_status"] == "err"
 
 
 def busy(client):
