@@ -29,6 +29,7 @@ Configuration: the ``SESSION_DYNAMODB`` dict, read at use time (``options()``), 
 ``session_engines.checks``. ``python manage.py createsessiontable`` creates the table.
 """
 
+import json
 import logging
 import time
 import zlib
@@ -106,13 +107,75 @@ def get_client() -> "DynamoDBClient":
     config = client_config(opts["CLIENT_CONFIG"])
     return _clients.get_or_make(
         (opts["REGION_NAME"], opts["ENDPOINT_URL"], repr(sorted(config.items()))),
-        lambda: boto3.session.Session().client(
-            "dynamodb",
-            region_name=opts["REGION_NAME"],
-            endpoint_url=opts["ENDPOINT_URL"],
-            config=Config(**config),
+        lambda: checked(
+            boto3.session.Session().client(
+                "dynamodb",
+                region_name=opts["REGION_NAME"],
+                endpoint_url=opts["ENDPOINT_URL"],
+                config=Config(**config),
+            )
         ),
     )
+
+
+class ForeignResponse(BotoCoreError):
+    """A 2xx answer that is not DynamoDB's: a proxy's page, a truncated or altered body."""
+
+    fmt = "Not a DynamoDB response to {operation}: {reason}"
+
+
+# What DynamoDB always sends in a success, per operation (GetItem has no Item when there is no
+# such item, so only its type is checked): a missing one is a foreign or truncated answer.
+ALWAYS_SENT = {
+    "Query": {"Items": list, "Count": int},
+    "Scan": {"Items": list, "Count": int},
+    "BatchGetItem": {"Responses": dict},
+    "DescribeTable": {"Table": dict},
+}
+SENT_AS = {"Item": dict, "Attributes": dict, "LastEvaluatedKey": dict}
+
+
+def checked(client):
+    """Return ``client``, every success it receives checked to be DynamoDB's (``ForeignResponse``
+    otherwise): without a check, a proxy's 200 page or ``{}`` would read as "no such session"."""
+    client.meta.events.register("before-parse.dynamodb", check_response)
+    return client
+
+
+def check_response(operation_model, response_dict, **kwargs):
+    """Raise ForeignResponse unless a 2xx answer has DynamoDB's request id, a CRC32 of its body
+    that matches (``x-amz-crc32``, which DynamoDB always sends), a JSON object for a body, and
+    the fields DynamoDB always sends. Before botocore parses it: its parser takes ``{}`` for an
+    empty answer, and fails on a field of the wrong type."""
+    if not 200 <= response_dict["status_code"] < 300:
+        return  # errors are the caller's: anything but a failed condition is a 503 already
+    reason = foreign(operation_model.name, response_dict["headers"], response_dict["body"])
+    if reason:
+        raise ForeignResponse(operation=operation_model.name, reason=reason)
+
+
+def foreign(operation, headers, body):
+    """Return why a success is not DynamoDB's, or None when it is."""
+    if not headers.get("x-amzn-RequestId"):
+        return "no x-amzn-RequestId header"
+    crc = headers.get("x-amz-crc32")
+    if crc is None or not crc.isdigit() or int(crc) != zlib.crc32(body) & 0xFFFFFFFF:
+        return f"the body's CRC32 is not its x-amz-crc32 header ({crc})"
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return "the body is not JSON"
+    if not isinstance(parsed, dict):
+        return "the body is not a JSON object"
+    for field, kind in (ALWAYS_SENT.get(operation, {}) | SENT_AS).items():
+        required = field in ALWAYS_SENT.get(operation, {})
+        if (required and field not in parsed) or (field in parsed and not kinds(parsed, field, kind)):
+            return f"{field} is missing or not a {kind.__name__}"
+    return None
+
+
+def kinds(parsed, field, kind):
+    return isinstance(parsed[field], kind) and not isinstance(parsed[field], bool)
 
 
 def indexable(user_id):
