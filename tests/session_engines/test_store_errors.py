@@ -9,10 +9,14 @@ operation per fault and engine (every fault, engine and operation appears);
 ``STORE_ERRORS=full`` (``make test-store-errors``) runs every combination.
 """
 
+import contextlib
 import os
+import signal
 
 import pytest
+from harness.redis import wait_until
 from harness.redis_faults import FAULTS, REFUSES, faults
+from session_engines.backends import cache, redis
 from session_engines.exceptions import SessionStoreUnavailable
 from session_engines.ids import session_id
 from session_engines.operators import get_operator
@@ -212,3 +216,64 @@ def test_the_full_matrix_is_what_ci_samples():
     assert {f for f, _, _ in sample} == set(FAULTS)
     assert {e for _, e, _ in sample} == set(ENGINES)
     assert {o for _, _, o in sample} == set(OPERATIONS)
+
+
+# --- A write answered 503 may still be applied; its retry is safe ------------------------------
+
+
+def stored(store, key):
+    """The native Redis engine's stored value of session ``key`` (None: no such session)."""
+    return store.client().get(f"tests:session:{session_id(key)}")
+
+
+@contextlib.contextmanager
+def frozen_at(store, monkeypatch, owner, name):
+    """Redis frozen (SIGSTOP) as ``owner.name`` starts to write, after the request's reads;
+    woken (SIGCONT) after the block: the write reached the server, its answer comes too late."""
+    write = getattr(owner, name)
+    for source in redis.SOURCES.values():  # (an EVALSHA the server lacked would not land)
+        store.client().script_load(source)
+
+    def freezing(self, *args, **kwargs):
+        store.primary.process.send_signal(signal.SIGSTOP)
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, freezing)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(owner, name, write)
+        store.primary.process.send_signal(signal.SIGCONT)
+
+
+@pytest.mark.django_db
+def test_an_update_answered_503_lands_once_redis_wakes_and_its_retry_is_safe(
+    store, use, monkeypatch
+):
+    key = signed_in(use, "redis")
+    client = with_cookie(key)
+    assert stored(store, key).startswith(b"1|")
+    with frozen_at(store, monkeypatch, redis.SessionStore, "_update_record"):
+        assert_503(client.post("/remember"))
+    wait_until(lambda: stored(store, key).startswith(b"2|"))  # applied after all
+    assert client.post("/remember").status_code == 200  # the retry: a compare-and-set on 2
+    assert stored(store, key).startswith(b"3|")
+    assert client.get("/whoami").json() == {"userId": user_id("alice")}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("engine", "owner", "name"),
+    [("redis", redis.SessionStore, "_delete_record"), ("cache", cache.SessionStore, "delete")],
+)
+def test_a_logout_answered_503_lands_once_redis_wakes_and_its_retry_is_safe(
+    store, use, monkeypatch, engine, owner, name
+):
+    key = signed_in(use, engine)
+    client = with_cookie(key)
+    with frozen_at(store, monkeypatch, owner, name):
+        assert_503(client.post("/sign-out"))
+    wait_until(lambda: client.get("/whoami").json() == NOBODY)  # the DEL landed
+    assert client.post("/sign-out").status_code == 200  # the retry: nothing to undo
+    assert client.get("/whoami").json() == NOBODY
+    assert store.client().dbsize() == 0  # nothing left behind, nothing resurrected
