@@ -207,8 +207,9 @@ def call(operation, **kwargs):
 
     A failed condition is the caller's business (CreateError, UpdateError) and comes back as
     the ClientError. Anything else (throttling after botocore's retries, timeouts, 5xx, a
-    missing table or credentials) is SessionStoreUnavailable: the middleware answers 503 and
-    nothing is written.
+    missing table or credentials, a success that is not DynamoDB's: ``ForeignResponse``) is
+    SessionStoreUnavailable: the middleware answers 503 (a write that timed out may still have
+    been applied; its retry is safe, every write being conditional).
     """
     if not operation.startswith(("batch_", "transact_")):  # these name tables per item
         kwargs["TableName"] = table_name()
