@@ -167,15 +167,13 @@ def foreign(operation, headers, body):
         return "the body is not JSON"
     if not isinstance(parsed, dict):
         return "the body is not a JSON object"
-    for field, kind in (ALWAYS_SENT.get(operation, {}) | SENT_AS).items():
-        required = field in ALWAYS_SENT.get(operation, {})
-        if (required and field not in parsed) or (field in parsed and not kinds(parsed, field, kind)):
-            return f"{field} is missing or not a {kind.__name__}"
+    required = ALWAYS_SENT.get(operation, {})
+    for field, kind in (required | SENT_AS).items():
+        if field in parsed or field in required:
+            value = parsed.get(field)
+            if not isinstance(value, kind) or isinstance(value, bool):  # (bool is an int)
+                return f"{field} is missing or not a {kind.__name__}"
     return None
-
-
-def kinds(parsed, field, kind):
-    return isinstance(parsed[field], kind) and not isinstance(parsed[field], bool)
 
 
 def indexable(user_id):

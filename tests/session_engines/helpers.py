@@ -499,6 +499,20 @@ def walk(operator, limit):
         assert isinstance(cursor, str)
 
 
+def until_acknowledged(send, timeout=60.0):
+    """Send a write until it answers 200, and return that answer: a 503 (Redis's WAIT counted
+    no replica in time, as a busy machine can make it) is retried, as a client would, which is
+    safe; anything else fails the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = send()
+        if response.status_code == 200:
+            return response
+        assert response.status_code == 503, response.content  # never a 500
+        assert time.monotonic() < deadline, f"not acknowledged within {timeout}s"
+        time.sleep(0.1)
+
+
 def assert_503(response):
     assert response.status_code == 503
     assert response["Retry-After"] == "2"

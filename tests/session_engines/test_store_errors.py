@@ -14,6 +14,7 @@ import os
 import signal
 
 import pytest
+
 from harness.redis import wait_until
 from harness.redis_faults import FAULTS, REFUSES, faults
 from session_engines.backends import cache, redis
@@ -126,9 +127,7 @@ def perform(operation, key):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("fault", "engine", "operation"), list(combinations()))
-def test_a_store_error_is_a_503_never_a_500_nor_a_new_session(
-    store, use, fault, engine, operation
-):
+def test_a_store_error_is_a_503_never_a_500_nor_a_new_session(store, use, fault, engine, operation):
     key = None if operation == "create" else signed_in(use, engine)
     use(engine)
     refused = bool(ASKS[engine][operation] & REFUSES[fault])

@@ -127,9 +127,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "operation", "rewrite"), CASES)
-def test_a_foreign_or_malformed_success_is_a_503_never_no_session(
-    proxy, name, operation, rewrite
-):
+def test_a_foreign_or_malformed_success_is_a_503_never_no_session(proxy, name, operation, rewrite):
     key, call = perform(operation)
     rewrite_only(proxy, operation, rewrite)
     if operation == "Scan":
