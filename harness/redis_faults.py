@@ -227,7 +227,8 @@ class Faults:
 
     @contextlib.contextmanager
     def _readonly(self):
-        wait_until(lambda: self.client().wait(1, 1000) >= 1)  # the replica has every write
+        offset = self.client().info("replication")["master_repl_offset"]
+        wait_until(lambda: replicated(self.replica) >= offset)  # the replica has every write
         self.link.upstream = self.replica.port
         try:
             yield
@@ -282,6 +283,11 @@ class Faults:
             yield
         finally:
             self.link.mode = "relay"
+
+
+def replicated(replica):
+    """The replication offset ``replica`` has reached."""
+    return replica.client().info("replication")["master_repl_offset"]
 
 
 def config_set(client, values):
