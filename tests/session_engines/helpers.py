@@ -18,6 +18,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from harness.redis import wait_until
 from session_engines.ids import session_id
 from session_engines.operators import operator_for
 
@@ -117,7 +118,7 @@ class Redis:
         # Redis expires a key itself: an expired session is one its TTL has run out on.
         for key in self.keys(session_key):
             self.client.pexpire(key, 1)
-        time.sleep(0.01)
+        wait_until(lambda: not self.keys(session_key))  # gone once read past its TTL
 
     def corrupt(self, session_key):
         for key in self.keys(session_key):
