@@ -16,13 +16,23 @@ import signal
 import pytest
 
 from harness.redis import wait_until
-from harness.redis_faults import FAULTS, REFUSES, faults
+from harness.redis_faults import FAULTS, REFUSES, config_set, faults
 from session_engines.backends import cache, redis
 from session_engines.exceptions import SessionStoreUnavailable
 from session_engines.ids import session_id
 from session_engines.operators import get_operator
 
-from .helpers import NOBODY, assert_503, key_of, new_client, sign_in, user_id, walk, with_cookie
+from .helpers import (
+    NOBODY,
+    assert_503,
+    key_of,
+    new_client,
+    sign_in,
+    use_redis_cluster,
+    user_id,
+    walk,
+    with_cookie,
+)
 
 REDIS = "session_engines.backends.redis"
 CACHE = "session_engines.backends.cache"
@@ -269,3 +279,45 @@ def test_a_logout_answered_503_lands_once_redis_wakes_and_its_retry_is_safe(
     assert client.post("/sign-out").status_code == 200  # the retry: nothing to undo
     assert client.get("/whoami").json() == NOBODY
     assert store.client().dbsize() == 0  # nothing left behind, nothing resurrected
+
+
+# --- A Redis Cluster's primaries refusing writes -------------------------------------------------
+
+# Set on every primary: a fault the whole cluster shows (3 primaries, 1 replica each).
+CLUSTER_FAULTS = {
+    "oom": {"maxmemory": "1", "maxmemory-policy": "noeviction"},
+    "noreplicas": {"min-replicas-to-write": "2"},
+}
+
+
+@contextlib.contextmanager
+def on_every_primary(cluster, values):
+    clients = [node.client() for node in cluster.primaries()]
+    olds = [{name: client.config_get(name)[name] for name in values} for client in clients]
+    for client in clients:
+        config_set(client, values)
+    try:
+        yield
+    finally:
+        for client, old in zip(clients, olds, strict=True):
+            config_set(client, old)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", OPERATIONS)
+@pytest.mark.parametrize("fault", CLUSTER_FAULTS)
+def test_a_cluster_refusing_writes_is_a_503(redis_cluster, settings, fault, operation):
+    settings.SESSION_ENGINE = REDIS
+    use_redis_cluster(settings, redis_cluster)
+    key = None if operation == "create" else key_of(sign_in(new_client(), "alice"))
+    refused = bool(ASKS["redis"][operation] & REFUSES[fault])
+    with on_every_primary(redis_cluster, CLUSTER_FAULTS[fault]):
+        response, client = perform(operation, key)
+    if refused:
+        assert_503(response)
+    else:
+        assert response.status_code == 200, response.content
+    if key is not None:  # the session as the answer said
+        after = with_cookie(key).get("/whoami").json()
+        gone = operation == "delete" and not refused
+        assert after == (NOBODY if gone else {"userId": user_id("alice")})
