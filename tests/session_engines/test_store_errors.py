@@ -36,6 +36,7 @@ from .helpers import (
 
 REDIS = "session_engines.backends.redis"
 CACHE = "session_engines.backends.cache"
+DJANGO_CACHE = "django.contrib.sessions.backends.cache"
 DB = "session_engines.backends.db"
 MIGRATE = "session_engines.backends.migrate"
 R, W, D = "read", "write", "delete"
@@ -47,6 +48,8 @@ ENGINES = {
     "cache": (CACHE, None, CACHE),
     # Sessions still in the old store (Redis): every read moves one, and deletes it there.
     "migrate-from-cache": (MIGRATE, {"FROM": CACHE, "TO": DB}, CACHE),
+    # From Django's own cache engine, whose load takes any error for "no session".
+    "migrate-from-django-cache": (MIGRATE, {"FROM": DJANGO_CACHE, "TO": DB}, DJANGO_CACHE),
     "migrate-to-redis": (MIGRATE, {"FROM": DB, "TO": REDIS}, MIGRATE),
 }
 
@@ -70,6 +73,7 @@ ASKS = {
     },
 }
 ASKS["redis-url"] = ASKS["migrate-to-redis"] = ASKS["redis"]
+ASKS["migrate-from-django-cache"] = ASKS["migrate-from-cache"]
 
 FULL = os.environ.get("STORE_ERRORS") == "full"
 
