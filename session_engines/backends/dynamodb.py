@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     "CONSISTENT_READ": True,
     "COMPRESS_MIN_BYTES": 1024,
     "CLIENT_CONFIG": {},  # botocore Config options, over CLIENT_DEFAULTS
+    # Every success must carry x-amz-crc32 (DynamoDB always sends it); False for a compatible
+    # store that does not (ScyllaDB's Alternator by default). A header sent is always checked.
+    "REQUIRE_CRC32": True,
 }
 CLIENT_DEFAULTS: dict[str, Any] = {
     "retries": {"mode": "standard", "total_max_attempts": 3},  # 3 tries in all
@@ -149,17 +152,20 @@ def check_response(operation_model, response_dict, **kwargs):
     empty answer, and fails on a field of the wrong type."""
     if not 200 <= response_dict["status_code"] < 300:
         return  # errors are the caller's: anything but a failed condition is a 503 already
-    reason = foreign(operation_model.name, response_dict["headers"], response_dict["body"])
+    headers, body = response_dict["headers"], response_dict["body"]
+    reason = foreign(operation_model.name, headers, body, options()["REQUIRE_CRC32"])
     if reason:
         raise ForeignResponse(operation=operation_model.name, reason=reason)
 
 
-def foreign(operation, headers, body):
+def foreign(operation, headers, body, require_crc32=True):
     """Return why a success is not DynamoDB's, or None when it is."""
     if not headers.get("x-amzn-RequestId"):
         return "no x-amzn-RequestId header"
     crc = headers.get("x-amz-crc32")
-    if crc is None or not crc.isdigit() or int(crc) != zlib.crc32(body) & 0xFFFFFFFF:
+    if crc is None and require_crc32:
+        return "no x-amz-crc32 header"
+    if crc is not None and (not crc.isdigit() or int(crc) != zlib.crc32(body) & 0xFFFFFFFF):
         return f"the body's CRC32 is not its x-amz-crc32 header ({crc})"
     try:
         parsed = json.loads(body)

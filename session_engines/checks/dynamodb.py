@@ -1,4 +1,4 @@
-"""System checks for ``SESSION_DYNAMODB`` (E101-E109), run when it is set or the engine used."""
+"""System checks for ``SESSION_DYNAMODB`` (E101-E110), run when it is set or the engine used."""
 
 import re
 
@@ -92,6 +92,16 @@ def check_dynamodb_settings(app_configs=None, **kwargs):
                 hint="An int >= 0: encoded sessions at least this long are stored zlib-compressed.",
                 obj=OBJ,
                 id="session_engines.E107",
+            )
+        )
+    if not isinstance(opts["REQUIRE_CRC32"], bool):
+        errors.append(
+            checks.Error(
+                invalid("SESSION_DYNAMODB", "REQUIRE_CRC32", opts["REQUIRE_CRC32"]),
+                hint="True (the default, as DynamoDB always sends x-amz-crc32) or False for a "
+                "compatible store that sends none.",
+                obj=OBJ,
+                id="session_engines.E110",
             )
         )
     problem = client_config_problem(opts["CLIENT_CONFIG"])

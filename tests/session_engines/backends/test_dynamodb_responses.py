@@ -155,7 +155,8 @@ def test_the_proxy_relays_dynamodb_as_is(proxy):
     ("headers", "body", "why"),
     [
         ({"x-amz-crc32": "0"}, b"{}", "x-amzn-RequestId"),
-        ({"x-amzn-RequestId": "r"}, b"{}", "CRC32"),
+        ({"x-amzn-RequestId": "r"}, b"{}", "no x-amz-crc32"),
+        ({"x-amzn-RequestId": "r", "x-amz-crc32": "12"}, b"{}", "CRC32"),
         (with_crc({"x-amzn-RequestId": "r"}, b"[]"), b"[]", "JSON object"),
         (with_crc({"x-amzn-RequestId": "r"}, b"<html>"), b"<html>", "not JSON"),
         (with_crc({"x-amzn-RequestId": "r"}, b'{"Count": 0}'), b'{"Count": 0}', "Items"),
@@ -163,6 +164,24 @@ def test_the_proxy_relays_dynamodb_as_is(proxy):
 )
 def test_why_a_success_is_foreign(headers, body, why):
     assert why in dynamodb.foreign("Query", headers, body)
+
+
+def test_a_store_that_sends_no_crc32_can_be_allowed_but_a_wrong_one_never():
+    """REQUIRE_CRC32 False (ScyllaDB's Alternator sends none by default)."""
+    assert dynamodb.foreign("GetItem", {"x-amzn-RequestId": "r"}, b"{}", False) is None
+    wrong = {"x-amzn-RequestId": "r", "x-amz-crc32": "1"}
+    assert "CRC32" in dynamodb.foreign("GetItem", wrong, b"{}", False)
+
+
+def test_require_crc32_false_lets_a_store_without_it_serve_sessions(proxy, settings):
+    settings.SESSION_DYNAMODB = {**settings.SESSION_DYNAMODB, "REQUIRE_CRC32": False}
+    proxy.rewrite = lambda operation, status, headers, body: (
+        status,
+        without(headers, "x-amz-crc32"),
+        body,
+    )
+    client = sign_in(new_client(), "alice")
+    assert client.get("/whoami").json() == {"userId": user_id("alice")}
 
 
 def test_getitem_without_an_item_is_dynamodbs_answer_for_no_such_session():
