@@ -18,7 +18,7 @@ COMPAT_TESTS ?= -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format bench
+.PHONY: run test test-compat test-store-errors venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -66,6 +66,11 @@ test: venv system-packages node-modules lint
 	$(PY) -m pytest $(PYTEST_ARGS) || status=1; \
 	$(MAKE) test-compat || status=1; \
 	exit $$status
+
+# Every Redis error x engine x operation (tests/session_engines/test_store_errors.py); the
+# suite runs one operation per fault and engine.
+test-store-errors: venv system-packages
+	STORE_ERRORS=full $(PY) -m pytest tests/session_engines/test_store_errors.py $(PYTEST_ARGS)
 
 $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-compat.txt
 	python313=$$(VENV=$(VENV) scripts/find-python 3.13) && $$python313 -m venv $(COMPAT_VENV)

@@ -84,7 +84,8 @@ def redis_node(*extra_args, port=None, server="redis"):
             yield Node(port, process)
 
 
-def wait_until(predicate, timeout=15.0, interval=0.05):
+def wait_until(predicate, timeout=30.0, interval=0.05):
+    """Poll ``predicate`` until it is true (a Redis error counts as not yet), or TimeoutError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(redis.RedisError):
@@ -95,11 +96,34 @@ def wait_until(predicate, timeout=15.0, interval=0.05):
 
 
 def replicate(replica, primary, *, port=None):
-    """Make ``replica`` replicate ``primary`` (through ``port``, a relay, when given)."""
+    """Make ``replica`` replicate ``primary`` (through ``port``, a relay, when given), and wait
+    until the primary counts it."""
     replica.client().replicaof("127.0.0.1", port or primary.port)
-    wait_until(lambda: replica.client().info("replication").get("master_link_status") == "up")
-    # WAIT counts only replicas the primary has seen acknowledge: wait for that too.
-    wait_until(lambda: primary.client().wait(1, 100) >= 1)
+    wait_until(lambda: linked(replica), timeout=60.0)
+    wait_counted(primary)
+
+
+def linked(replica):
+    return replica.client().info("replication").get("master_link_status") == "up"
+
+
+def online_replicas(primary):
+    """How many replicas ``primary``'s INFO replication shows state=online."""
+    info = primary.client().info("replication")
+    return sum(
+        1
+        for name, value in info.items()
+        if name.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
+    )
+
+
+def wait_counted(primary, replicas=1, timeout=60.0):
+    """Wait until ``primary`` counts ``replicas`` replicas: online in its INFO replication (the
+    link alone is not enough), then acknowledging a ``WAIT`` given a generous 5 s each time (a
+    full sync on a busy machine takes a while)."""
+    wait_until(lambda: online_replicas(primary) >= replicas, timeout=timeout)
+    client = redis.Redis(port=primary.port, socket_timeout=10)
+    wait_until(lambda: client.wait(replicas, 5000) >= replicas, timeout=timeout)
 
 
 @dataclass
@@ -248,8 +272,8 @@ def redis_cluster(*extra_args, server="redis", node_timeout_ms=1000):
         cluster = Cluster(nodes)
         wait_until(lambda: len(cluster.primaries()) == 3)
         cluster.wait_healthy()
-        for primary in cluster.primaries():  # WAIT 1 is answered once the replica is linked
-            wait_until(lambda p=primary: p.client().wait(1, 100) >= 1)
+        for primary in cluster.primaries():  # each counts its replica: WAIT 1 is answered
+            wait_counted(primary)
         yield cluster
 
 

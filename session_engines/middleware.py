@@ -83,9 +83,10 @@ class SessionMiddleware(middleware.SessionMiddleware):
 
     def process_response(self, request, response):
         marked = getattr(request, "session_store_error", None)
-        if marked is not None:  # nothing was saved; the 500 page is replaced
+        if marked is not None:  # the 500 page is replaced
             return self.error_response(marked)
-        # The save after the view failed: nothing was written, tell the client to retry.
+        # The save after the view failed (a timed-out write may still land): tell the client to
+        # retry, which is safe: every write is conditional.
         try:
             session = getattr(request, "session", None)
             if isinstance(session, self.SessionStore) and session.modified:
