@@ -80,7 +80,9 @@ class SessionMiddleware(middleware.SessionMiddleware):
         try:
             session = getattr(request, "session", None)
             if isinstance(session, self.SessionStore) and session.modified:
-                if not session.is_empty():
+                if response.status_code >= 400 and not session.changed:
+                    session.modified = False  # a rejected request writes no last-seen
+                elif not session.is_empty():
                     session.stamp_new(request)  # a session written for the first time
             return super().process_response(request, response)
         except STORE_ERRORS as exc:

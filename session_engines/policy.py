@@ -118,8 +118,7 @@ class PolicyMixin:
             return data
         at, record = now(), devices.record_of(data)
         if not record:  # written before the policy, or outside the middleware: start counting
-            data[devices.STAMP] = {"created": at, "seen": at}
-            self.modified = True
+            self._stamp(data, {"created": at, "seen": at})
             return data
         why = expired_by(record, options(), at)
         if why is not None:
@@ -128,9 +127,23 @@ class PolicyMixin:
             return {}
         seen = record.get("seen")
         if not _number(seen) or at - seen >= options()["LAST_SEEN_INTERVAL"]:
-            data[devices.STAMP] = {**record, "seen": at}
-            self.modified = True
+            self._stamp(data, {**record, "seen": at})
         return data
+
+    # ``changed``: whether anything but the policy's own stamp (last-seen, a first record) was
+    # modified since the last save. The middleware writes a stamp alone only for a request
+    # that succeeded: a rejected one (4xx) leaves the stored session as it was.
+    @property
+    def modified(self):
+        return self._modified
+
+    @modified.setter
+    def modified(self, value):
+        self._modified = self.changed = value
+
+    def _stamp(self, data, record):
+        data[devices.STAMP] = record
+        self._modified = True  # to be saved, yet not ``changed``
 
     async def aload(self):
         return await sync_to_async(self.load)()
