@@ -181,7 +181,7 @@ def send(case, key, **meta):
         meta["HTTP_COOKIE"] = f"{settings.SESSION_COOKIE_NAME}={cookie}"
     if case["content_length"] is not None:
         meta["CONTENT_LENGTH"] = case["content_length"]
-    client = Client(raise_request_exception=False)
+    client = Client(raise_request_exception=False, enforce_csrf_checks=True)  # as browsers are
     return client.generic(
         case["method"], case["path"], case["body"], content_type=case["content_type"], **meta
     )
