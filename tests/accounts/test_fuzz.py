@@ -28,6 +28,7 @@ from tests.session_engines import fuzzing
 from tests.session_engines.fuzzing import OWN_KEY, strings
 
 PASSWORD = "pw-for-fuzzing"
+FORM = "application/x-www-form-urlencoded"
 STATIC_FILES = "django.contrib.staticfiles.storage.StaticFilesStorage"
 JSON_ENDPOINTS = [
     "/login",
@@ -107,7 +108,7 @@ def send(case, key):
     meta = {"HTTP_X_FORWARDED_PROTO": "https"}
     if case["host"] is not None:
         meta["HTTP_HOST"] = case["host"]
-    return fuzzing.send(case, key, **meta)
+    return fuzzing.send(case, key, scheme="https", **meta)
 
 
 def check(alice, case):
@@ -133,6 +134,7 @@ def a_request(**fields):
         "content_length": None,
         "cookie": OWN_KEY,
         "headers": {},
+        "csrf": False,
         "host": None,
     }
     return plain | fields
@@ -144,6 +146,15 @@ def a_request(**fields):
 @example(case=a_request(method="GET", path="/admin/logout/"))  # the admin's empty 405: JSON
 @example(case=a_request(method="GET", path="/admin/no-such-app/"))  # 404: no last-seen write
 @example(case=a_request(method="POST", path="/sessions", content_type="text/plain"))  # 405
+@example(  # past CSRF, into the admin's form parsing: a multipart body without its boundary
+    case=a_request(path="/admin/login/", csrf=True, content_type="multipart/form-data", body=b"x")
+)
+@example(  # a form over DATA_UPLOAD_MAX_MEMORY_SIZE
+    case=a_request(
+        path="/admin/login/", csrf=True, content_type=FORM, body=b"username=" + b"a" * 3_000_000
+    )
+)
+@example(case=a_request(path="/admin/login/", csrf=True, content_type=FORM, body=b"a=1&" * 1200))
 def test_no_request_is_a_5xx_and_a_rejected_one_changes_no_session(alice, case):
     check(alice, case)
 

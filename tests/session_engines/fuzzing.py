@@ -155,11 +155,13 @@ def quote(text):
 
 
 def requests(paths, names=st.nothing(), **more):
-    """Whole requests to ``paths`` (a strategy): method, body, content type, cookie, headers;
-    ``more``: strategies for a suite's own fields."""
+    """Whole requests to ``paths`` (a strategy): method, body, content type, cookie, headers,
+    and whether it passes CSRF (a matching token cookie and header, a same-site Origin: what
+    reaches the form parsing behind it); ``more``: strategies for a suite's own fields."""
     return st.fixed_dictionaries(
         {
             "method": st.sampled_from(METHODS),
+            "csrf": st.booleans(),
             "path": paths,
             "body": bodies(names),
             "content_type": content_types,
@@ -171,14 +173,25 @@ def requests(paths, names=st.nothing(), **more):
     )
 
 
-def send(case, key, **meta):
-    """Send ``case`` with ``key`` for the cookie's stand-in; return the answer (never raise)."""
+CSRF_TOKEN = "f" * 32
+
+
+def send(case, key, *, scheme="http", **meta):
+    """Send ``case`` with ``key`` for the cookie's stand-in; return the answer (never raise).
+
+    ``scheme``: the site's, for the Origin sent with a passing CSRF token.
+    """
     cookie = case["cookie"]
     if cookie is not None and cookie.startswith(OWN_KEY):
         cookie = key + cookie[len(OWN_KEY) :]
     meta |= case["headers"]
-    if cookie is not None:
-        meta["HTTP_COOKIE"] = f"{settings.SESSION_COOKIE_NAME}={cookie}"
+    cookies = [] if cookie is None else [f"{settings.SESSION_COOKIE_NAME}={cookie}"]
+    if case.get("csrf"):
+        cookies.append(f"{settings.CSRF_COOKIE_NAME}={CSRF_TOKEN}")
+        meta.setdefault("HTTP_HOST", "testserver")
+        meta |= {"HTTP_X_CSRFTOKEN": CSRF_TOKEN, "HTTP_ORIGIN": f"{scheme}://{meta['HTTP_HOST']}"}
+    if cookies:
+        meta["HTTP_COOKIE"] = "; ".join(cookies)
     if case["content_length"] is not None:
         meta["CONTENT_LENGTH"] = case["content_length"]
     client = Client(raise_request_exception=False, enforce_csrf_checks=True)  # as browsers are

@@ -82,6 +82,7 @@ def a_request(**fields):
         "content_length": None,
         "cookie": OWN_KEY,
         "headers": {},
+        "csrf": False,
     }
     return plain | fields
 
