@@ -15,7 +15,7 @@ COMPAT_TESTS ?= -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format
+.PHONY: run test test-compat fuzz venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -62,6 +62,14 @@ test: venv system-packages node-modules lint
 	$(PY) -m pytest tests/session_engines $(PYTEST_ARGS) || status=1; \
 	$(PY) -m pytest $(PYTEST_ARGS) || status=1; \
 	$(MAKE) test-compat || status=1; \
+	exit $$status
+
+# The fuzz tests alone, 25 times as many cases (HYPOTHESIS_PROFILE=long, tests/session_engines/
+# fuzzing.py): about 50,000. A failure prints its replay; PYTEST_ARGS="--hypothesis-seed=N" too.
+fuzz: venv system-packages
+	@status=0; \
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/session_engines/test_fuzz.py $(PYTEST_ARGS) || status=1; \
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/accounts/test_fuzz.py $(PYTEST_ARGS) || status=1; \
 	exit $$status
 
 $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-compat.txt

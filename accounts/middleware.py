@@ -27,7 +27,9 @@ def json_errors(get_response):
         response = get_response(request)
         if response.status_code < 400 or is_json(response):
             return response
-        replaced = JsonResponse({"error": f"{response.reason_phrase}."}, status=response.status_code)
+        replaced = JsonResponse(
+            {"error": f"{response.reason_phrase}."}, status=response.status_code
+        )
         for name, value in response.items():
             if name.lower() not in ("content-type", "content-length"):
                 replaced[name] = value

@@ -3,7 +3,8 @@
 Registered by both suites' conftest (``pytest_plugins``). Without ``--hypothesis-seed=N`` a run
 draws a random seed, so each CI run fuzzes different cases; the header says
 ``hypothesis seed: N`` and, when a test failed, the summary ends with the command that replays
-the same cases: ``replay: pytest --hypothesis-seed=N <the failed tests>``.
+the same cases: ``replay: pytest --hypothesis-seed=N <the failed tests>`` (with
+``HYPOTHESIS_PROFILE=long`` in front after a long run).
 """
 
 import os
@@ -36,4 +37,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     # Node ids are relative to the rootdir (tests/session_engines for the app's suite).
     root = os.path.relpath(config.rootpath, config.invocation_params.dir)
     nodeids = " ".join(sorted({os.path.normpath(os.path.join(root, r.nodeid)) for r in failed}))
-    terminalreporter.write_line(f"replay: pytest --hypothesis-seed={config.stash[SEED]} {nodeids}")
+    profile = os.environ.get("HYPOTHESIS_PROFILE")  # the long run's cases differ (make fuzz)
+    env = f"HYPOTHESIS_PROFILE={profile} " if profile else ""
+    seed = config.stash[SEED]
+    terminalreporter.write_line(f"replay: {env}pytest --hypothesis-seed={seed} {nodeids}")

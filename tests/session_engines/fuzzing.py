@@ -52,13 +52,16 @@ unencodable = st.builds(
 
 # --- Bodies -------------------------------------------------------------------------------------
 
+NO_NAMES = st.nothing()  # a suite without field names of its own
 
-def json_values(names=st.nothing()):
+
+def json_values(names=NO_NAMES):
     """Any JSON value; object keys are ``names`` (a project's fields) or any string."""
     return st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | strings,
-        lambda inner: st.lists(inner, max_size=3)
-        | st.dictionaries(names | strings, inner, max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(names | strings, inner, max_size=3)
+        ),
         max_leaves=6,
     )
 
@@ -78,7 +81,7 @@ def huge(chunks):
     return st.builds(lambda chunk, times: chunk * times, chunks, st.integers(1, 3000))
 
 
-def bodies(names=st.nothing()):
+def bodies(names=NO_NAMES):
     """The bytes a client sends: JSON objects and values, escaped (a lone surrogate travels as
     ``"\\ud800"``) or raw UTF-8 with whatever it can encode; any bytes (invalid UTF-8); deeply
     nested JSON; huge bodies."""
@@ -88,7 +91,9 @@ def bodies(names=st.nothing()):
         objects.map(lambda data: json.dumps(data, ensure_ascii=False).encode("utf-8", "replace")),
         json_values(names).map(lambda data: json.dumps(data).encode()),
         st.binary(max_size=200),
-        (st.sampled_from([999, 1000, 5000, 8000, 100_000]) | st.integers(1, 100_000)).flatmap(nested),
+        (st.sampled_from([999, 1000, 5000, 8000, 100_000]) | st.integers(1, 100_000)).flatmap(
+            nested
+        ),
         huge(st.sampled_from([b"x", b"[1,", b'{"a":"\\ud800",', "é".encode(), b"\xff"])),
     )
 
@@ -97,6 +102,13 @@ def bodies(names=st.nothing()):
 
 # A header's value as WSGI hands it over: bytes off the wire, decoded as Latin-1.
 header_values = st.binary(max_size=300).map(lambda raw: raw.decode("latin-1"))
+
+
+def as_sent(text):
+    """Return ``text`` as a client sends it in a header: its UTF-8, as WSGI decodes it."""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
 CONTENT_TYPES = [
     "application/json",
     "application/json; charset=utf-8",
@@ -119,6 +131,7 @@ cookies = st.one_of(
     st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=32, max_size=32),
     st.text("abcdefghijklmnopqrstuvwxyz0123456789", max_size=2000),  # every length
     header_values,  # every alphabet, controls included
+    strings.map(as_sent),  # any text as UTF-8 (a lone surrogate: bytes UTF-8 never makes)
 )
 # What the WSGI server would take as CONTENT_LENGTH: the real one (None), or a lie no larger
 # than the body (the test client's payload cannot be read past its end, unlike a socket).
@@ -132,7 +145,9 @@ headers = st.fixed_dictionaries(
         "HTTP_REFERER": header_values,
         "HTTP_X_CSRFTOKEN": header_values,
     }
-).flatmap(lambda all_: st.sets(st.sampled_from(sorted(all_))).map(lambda keep: keep_only(all_, keep)))
+).flatmap(
+    lambda all_: st.sets(st.sampled_from(sorted(all_))).map(lambda keep: keep_only(all_, keep))
+)
 
 
 def keep_only(mapping, keys):
@@ -151,10 +166,10 @@ def path_segments():
 
 
 def quote(text):
-    return quote_from_bytes(text.encode("utf-8", "surrogatepass"))
+    return quote_from_bytes(as_sent(text).encode("latin-1"))
 
 
-def requests(paths, names=st.nothing(), **more):
+def requests(paths, names=NO_NAMES, **more):
     """Whole requests to ``paths`` (a strategy): method, body, content type, cookie, headers,
     and whether it passes CSRF (a matching token cookie and header, a same-site Origin: what
     reaches the form parsing behind it); ``more``: strategies for a suite's own fields."""

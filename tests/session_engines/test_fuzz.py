@@ -13,7 +13,6 @@ import secrets
 import time
 
 import pytest
-from django.conf import settings
 from django.utils.module_loading import import_string
 from hypothesis import example, given
 from hypothesis import strategies as st
