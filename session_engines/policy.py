@@ -26,9 +26,10 @@ How. ``session_engines.middleware.SessionMiddleware`` builds each request's sess
 loads (lazily, as ever: a request that never touches it pays nothing), a session past either
 timeout is flushed and reads as signed out (empty, the user anonymous, the cookie deleted),
 never an error; a live one gets its last-seen rewritten when it is ``LAST_SEEN_INTERVAL`` old
-(so a read-only request writes at most once per interval; the idle time is counted from that
-coarse mark, so a session may end up to ``LAST_SEEN_INTERVAL`` early, never late). The expiry
-the engine stores and the cookie's Max-Age are capped at the absolute deadline.
+(so a read-only request writes at most once per interval, and a rejected one, answered 4xx,
+never does; the idle time is counted from that coarse mark, so a session may end up to
+``LAST_SEEN_INTERVAL`` early, never late). The expiry the engine stores and the cookie's
+Max-Age are capped at the absolute deadline.
 ``session_engines.devices`` holds the record under ``_session_engines``; the sign-in, sign-out
 and password-change hooks are signal receivers connected in ``AppConfig.ready()``. The per-user
 limit is applied by the engines themselves, inside the write that creates a session
