@@ -125,19 +125,8 @@ def check(alice, case):
 
 
 def a_request(**fields):
-    """An @example case: a plain request, with ``fields`` changed."""
-    plain = {
-        "method": "POST",
-        "path": "/login",
-        "body": b"",
-        "content_type": "application/json",
-        "content_length": None,
-        "cookie": OWN_KEY,
-        "headers": {},
-        "csrf": False,
-        "host": None,
-    }
-    return plain | fields
+    """An @example case: a plain POST /login, with ``fields`` changed."""
+    return fuzzing.a_request(**({"method": "POST", "path": "/login", "host": None} | fields))
 
 
 @pytest.mark.parametrize("engine", ENGINES, indirect=True)

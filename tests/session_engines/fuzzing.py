@@ -215,6 +215,21 @@ def send(case, key, *, scheme="http", **meta):
     )
 
 
+def a_request(**fields):
+    """An @example case: a plain GET of /sessions with the own cookie, ``fields`` changed."""
+    plain = {
+        "method": "GET",
+        "path": "/sessions",
+        "body": b"",
+        "content_type": "application/json",
+        "content_length": None,
+        "cookie": OWN_KEY,
+        "headers": {},
+        "csrf": False,
+    }
+    return plain | fields
+
+
 # --- Properties ---------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from session_engines import policy
 from session_engines.ids import session_id
 
 from . import fuzzing
-from .fuzzing import OWN_KEY
+from .fuzzing import OWN_KEY, a_request
 from .helpers import ENGINES, engines, key_of, log_in
 
 OWN_ID, OTHERS_ID = "<alice's session id>", "<bob's session id>"
@@ -69,21 +69,6 @@ def check(sessions, case):
     if response.status_code >= 400:
         fuzzing.assert_no_session_handed_out(response, own=case["cookie"] == OWN_KEY)
         assert sessions.store.dump() == before
-
-
-def a_request(**fields):
-    """An @example case: a plain request, with ``fields`` changed."""
-    plain = {
-        "method": "GET",
-        "path": "/sessions",
-        "body": b"",
-        "content_type": "application/json",
-        "content_length": None,
-        "cookie": OWN_KEY,
-        "headers": {},
-        "csrf": False,
-    }
-    return plain | fields
 
 
 @engines(["db", "redis", "dynamodb"])
