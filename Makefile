@@ -18,7 +18,7 @@ COMPAT_TESTS ?= -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat test-store-errors venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format bench
+.PHONY: run test test-compat test-store-errors fuzz venv system-packages node-modules clean ha-demo ha-concurrency ha-migration lint format bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -71,6 +71,14 @@ test: venv system-packages node-modules lint
 # suite runs one operation per fault and engine.
 test-store-errors: venv system-packages
 	STORE_ERRORS=full $(PY) -m pytest tests/session_engines/test_store_errors.py $(PYTEST_ARGS)
+
+# The fuzz tests alone, 25 times as many cases (HYPOTHESIS_PROFILE=long, tests/session_engines/
+# fuzzing.py): about 50,000. A failure prints its replay; PYTEST_ARGS="--hypothesis-seed=N" too.
+fuzz: venv system-packages
+	@status=0; \
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/session_engines/test_fuzz.py $(PYTEST_ARGS) || status=1; \
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/accounts/test_fuzz.py $(PYTEST_ARGS) || status=1; \
+	exit $$status
 
 $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-compat.txt
 	python313=$$(VENV=$(VENV) scripts/find-python 3.13) && $$python313 -m venv $(COMPAT_VENV)

@@ -17,6 +17,34 @@ def served_by(get_response):
     return middleware
 
 
+def json_errors(get_response):
+    """Every error is JSON: a 4xx or 5xx answered otherwise becomes ``{"error": <its reason>}``.
+
+    Our views and error handlers answer JSON already; this covers what answers before or
+    beside them (the empty 405 of the admin's ``require_POST`` views, ...). The status, the
+    other headers (Allow, Retry-After) and the cookies stay.
+    """
+
+    def middleware(request):
+        response = get_response(request)
+        if response.status_code < 400 or is_json(response):
+            return response
+        replaced = JsonResponse(
+            {"error": f"{response.reason_phrase}."}, status=response.status_code
+        )
+        for name, value in response.items():
+            if name.lower() not in ("content-type", "content-length"):
+                replaced[name] = value
+        replaced.cookies = response.cookies
+        return replaced
+
+    return middleware
+
+
+def is_json(response):
+    return response.get("Content-Type", "").partition(";")[0].strip() == "application/json"
+
+
 def healthz(get_response):
     """GET /healthz: 200 without touching the session, the database or ALLOWED_HOSTS.
 

@@ -1,7 +1,8 @@
 """Django's SessionMiddleware, plus the session policy, and a store outage is a 503 JSON answer.
 
 Each request's session is the engine's ``SessionStore`` with ``session_engines.policy`` applied
-(idle and absolute timeouts, last-seen, the device record of a new session).
+(idle and absolute timeouts, last-seen, the device record of a new session). A rejected
+request (answered 4xx) whose session holds only the policy's own stamp saves nothing.
 
 Never a 500 page, and never a silent new session that logs the user out: the request fails
 as a whole, and the client retries. Replace ``django.contrib.sessions.middleware.
@@ -90,7 +91,9 @@ class SessionMiddleware(middleware.SessionMiddleware):
         try:
             session = getattr(request, "session", None)
             if isinstance(session, self.SessionStore) and session.modified:
-                if not session.is_empty():
+                if response.status_code >= 400 and not session.changed:
+                    session.modified = False  # a rejected request writes no last-seen
+                elif not session.is_empty():
                     session.stamp_new(request)  # a session written for the first time
             return super().process_response(request, response)
         except STORE_ERRORS as exc:

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "accounts.middleware.served_by",
+    "accounts.middleware.json_errors",  # every error JSON, whoever answered it
     "accounts.middleware.healthz",
     # X-Session-Conflicts: outside SessionMiddleware, so it reads the count after the save.
     "accounts.middleware.session_conflicts",
