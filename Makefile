@@ -7,6 +7,9 @@ PORT ?= 8000
 TEST_PACKAGES = redis-server:redis-server redis-sentinel:redis-sentinel haproxy:haproxy nodejs:node npm:npm
 # The HA environment: a throwaway PostgreSQL (binaries off PATH), headless Chromium.
 TEST_PACKAGES += chromium:chromium postgresql:/usr/lib/postgresql/*/bin/initdb
+# The benchmark (make bench; its quick mode runs in the suite): wrk, and ip/tc for --netem.
+BENCH_PACKAGES = wrk:wrk iproute2:tc
+TEST_PACKAGES += $(BENCH_PACKAGES)
 # The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests
 # of the app's suite and of the demo's.
 COMPAT_VENV ?= .venv-compat
@@ -15,7 +18,7 @@ COMPAT_TESTS ?= -k dynamodb
 
 PY = $(VENV)/bin/python
 
-.PHONY: run test test-compat venv system-packages node-modules clean ha-demo ha-concurrency ha-migration soak lint format
+.PHONY: run test test-compat test-store-errors fuzz venv system-packages node-modules clean ha-demo ha-concurrency ha-migration soak lint format bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-system-packages python3-venv:/nonexistent
@@ -64,6 +67,19 @@ test: venv system-packages node-modules lint
 	$(MAKE) test-compat || status=1; \
 	exit $$status
 
+# Every Redis error x engine x operation (tests/session_engines/test_store_errors.py); the
+# suite runs one operation per fault and engine.
+test-store-errors: venv system-packages
+	STORE_ERRORS=full $(PY) -m pytest tests/session_engines/test_store_errors.py $(PYTEST_ARGS)
+
+# The fuzz tests alone, 25 times as many cases (HYPOTHESIS_PROFILE=long, tests/session_engines/
+# fuzzing.py): about 50,000. A failure prints its replay; PYTEST_ARGS="--hypothesis-seed=N" too.
+fuzz: venv system-packages
+	@status=0; \
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/session_engines/test_fuzz.py $(PYTEST_ARGS) || status=1; \
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/accounts/test_fuzz.py $(PYTEST_ARGS) || status=1; \
+	exit $$status
+
 $(COMPAT_VENV)/.installed: requirements.txt requirements-dev.txt requirements-compat.txt
 	python313=$$(VENV=$(VENV) scripts/find-python 3.13) && $$python313 -m venv $(COMPAT_VENV)
 	$(COMPAT_PY) -m pip install -q --upgrade pip
@@ -97,6 +113,11 @@ ha-concurrency: venv system-packages
 # harness.soak; about 20 minutes): SOAK_ARGS="--stores redis,dynamodb --seconds 60 --faults restart"
 soak: venv system-packages
 	$(PY) -m harness.soak $(SOAK_ARGS)
+
+# Every engine end to end through HAProxy, ratios to Django's signed cookies (out/bench/):
+# BENCH_ARGS="--rounds 3 --duration 2", "--quick", "--relay" (or "--netem"), "--overhead-only".
+bench: venv system-packages
+	$(PY) -m harness.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) node_modules db.sqlite3 staticfiles .pytest_cache

@@ -45,6 +45,8 @@ def read_json_body(request):
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise InvalidInput("Body is not valid JSON.") from None
+    except RecursionError:  # "[[[[...": nested deeper than the parser recurses (~1,000)
+        raise InvalidInput("Body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise InvalidInput("Body must be a JSON object.")
     return data

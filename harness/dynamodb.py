@@ -5,11 +5,15 @@ Each yields its endpoint URL and stops the server on exit. dynalite comes from n
 """
 
 import contextlib
+import http.client
 import os
 import subprocess
 import sys
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .servers import free_port, require, running, server
 
@@ -33,22 +37,24 @@ require(process.env.DYNALITE)({createTableMs: 0, deleteTableMs: 0, updateTableMs
 
 
 @contextlib.contextmanager
-def moto_server():
+def moto_server(log=None):
     """``python -m moto.server`` (the moto in this venv) over HTTP, its conditional writes
-    atomic as DynamoDB's are (``harness.moto_atomic``). Yields its endpoint URL."""
-    with moto_server_process() as started:
+    atomic as DynamoDB's are (``harness.moto_atomic``). ``log`` receives its output, one line
+    per API call (``"POST / HTTP/1.1" 200``): the benchmark counts them. Yields its endpoint URL."""
+    with moto_server_process(log) as started:
         yield endpoint(started)
 
 
 @contextlib.contextmanager
-def moto_server_process():
+def moto_server_process(log=None):
     """``moto_server``'s Server (``harness.servers``): it can be killed and restarted on its
     port, and like any restart of ``moto server`` (in memory) that loses every table."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="moto-") as workdir:
         args = [sys.executable, "-m", "harness.moto_atomic", "-H", "127.0.0.1", "-p", str(port)]
-        with server(args, port=port, log=Path(workdir) / "moto.log", timeout=30, cwd=ROOT) as s:
-            yield s
+        log = log or Path(workdir) / "moto.log"
+        with server(args, port=port, log=log, timeout=30, cwd=ROOT) as started:
+            yield started
 
 
 def endpoint(moto):
@@ -67,6 +73,65 @@ def dynalite():
         env = {**os.environ, "DYNALITE": str(DYNALITE)}
         with running(args, port=port, log=Path(workdir) / "dynalite.log", timeout=30, env=env):
             yield f"http://127.0.0.1:{port}"
+
+
+class Rewriting(ThreadingHTTPServer):
+    """An HTTP proxy on loopback in front of a DynamoDB endpoint whose answers it can rewrite.
+
+    ``rewrite``: None (relay as is), or ``f(operation, status, headers, body)`` returning the
+    (status, headers, body) to answer instead, for each request (``operation``: "GetItem", ...).
+    """
+
+    daemon_threads = True
+
+    def __init__(self, upstream):
+        super().__init__(("127.0.0.1", free_port()), RewritingHandler)
+        self.upstream = urlsplit(upstream)
+        self.rewrite = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class RewritingHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        upstream = http.client.HTTPConnection(self.server.upstream.netloc, timeout=30)
+        try:
+            upstream.request("POST", self.path, body, dict(self.headers))
+            answer = upstream.getresponse()
+            status, headers, content = answer.status, dict(answer.getheaders()), answer.read()
+        finally:
+            upstream.close()
+        if self.server.rewrite is not None:
+            operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+            status, headers, content = self.server.rewrite(operation, status, headers, content)
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    def log_message(self, format, *args):
+        pass
+
+
+@contextlib.contextmanager
+def rewriting(upstream):
+    """A ``Rewriting`` proxy in front of the endpoint ``upstream``, served until the block ends."""
+    with Rewriting(upstream) as proxy:
+        thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield proxy
+        finally:
+            proxy.shutdown()
+            thread.join(10)
 
 
 def create_session_table(env):

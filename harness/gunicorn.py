@@ -30,6 +30,9 @@ class Instance:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    # How it serves: one worker of 4 threads (gunicorn.conf.py's kind, its access log too).
+    workers = ["--worker-class", "gthread", "--workers", "1", "--threads", "4"]
+
     def args(self):
         return [
             sys.executable,
@@ -38,12 +41,7 @@ class Instance:
             "sessiondemo.wsgi",
             "--bind",
             f"127.0.0.1:{self.port}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
+            *self.workers,
             "--graceful-timeout",
             "5",
             "--timeout",

@@ -278,14 +278,26 @@ def warm_up(instance):
 
 
 @contextlib.contextmanager
-def cluster(engine, *, sticky=False, instances=2, env=None):
+def cluster(
+    engine,
+    *,
+    sticky=False,
+    instances=2,
+    instance_class=Instance,
+    store=None,
+    check_timeout=None,
+    env=None,
+):
     """The store, ``instances`` gunicorn instances and HAProxy in front; yields a Cluster.
 
-    ``env``: settings of the instances' own over the store's (SESSION_REDIS_WAIT_REPLICAS=1)."""
+    ``store`` (a context manager yielding the instances' env) replaces the engine's own
+    (``STORES``); its preparation stays the engine's. ``check_timeout``: HAProxy's. ``env``:
+    settings of the instances' own, over the store's (SESSION_REDIS_WAIT_REPLICAS=1)."""
     if isinstance(engine, str):
         engine = ENGINES[engine]
-    store, prepare = STORES[engine.store]
-    own = env or {}
+    own_store, prepare = STORES[engine.store]
+    store = store or own_store
+    extra_env = env or {}
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ha-")))
         store_env = stack.enter_context(store())
@@ -299,11 +311,13 @@ def cluster(engine, *, sticky=False, instances=2, env=None):
                 name=name,
                 secret_key=secret_key,
                 workdir=workdir,
-                store_env={**store_env, **own},
+                store_env={**store_env, **extra_env},
                 password=password,
             )
             nodes.append(
-                Instance(name=name, port=free_port(), env=node_env, log=workdir / f"{name}.log")
+                instance_class(
+                    name=name, port=free_port(), env=node_env, log=workdir / f"{name}.log"
+                )
             )
         prepare([node.env for node in nodes])
         for node in nodes:
@@ -312,7 +326,8 @@ def cluster(engine, *, sticky=False, instances=2, env=None):
         for node in nodes:
             node.wait_healthy(timeout=30.0)
             warm_up(node)
-        balancer = stack.enter_context(haproxy([(n.name, n.port) for n in nodes], sticky=sticky))
+        servers = [(n.name, n.port) for n in nodes]
+        balancer = stack.enter_context(haproxy(servers, sticky=sticky, check_timeout=check_timeout))
         store_faults = getattr(store_env, "faults", {})
         yield Cluster(
             engine=engine,

@@ -46,7 +46,7 @@ defaults
     # The client's address appended to X-Forwarded-For, as the ALB does (TRUSTED_PROXY_HOPS=1).
     option forwardfor
     default-server inter 200ms fastinter 100ms downinter 200ms rise 2 fall 2
-
+{check_timeout}
 frontend web
     bind 127.0.0.1:{port}
     default_backend {backend}
@@ -59,8 +59,9 @@ backend {backend}
 """
 
 
-def config(*, port, socket_path, servers, sticky):
-    """servers: [(name, port)]. Returns the haproxy.cfg text."""
+def config(*, port, socket_path, servers, sticky, check_timeout=None):
+    """servers: [(name, port)]. Returns the haproxy.cfg text. ``check_timeout`` (e.g. "10s"):
+    how long a health check may wait (default: ``inter``, 200 ms), for a benchmark's queues."""
     cookie = ""
     if sticky:
         cookie = f"    cookie {STICKY_COOKIE} insert indirect nocache maxlife {STICKY_SECONDS}s\n"
@@ -71,7 +72,12 @@ def config(*, port, socket_path, servers, sticky):
         for name, server_port in servers
     )
     return CONFIG.format(
-        port=port, socket=socket_path, backend=BACKEND, cookie=cookie, servers=lines
+        port=port,
+        socket=socket_path,
+        backend=BACKEND,
+        cookie=cookie,
+        servers=lines,
+        check_timeout=f"    timeout check {check_timeout}\n" if check_timeout else "",
     )
 
 
@@ -132,14 +138,22 @@ class LoadBalancer:
 
 
 @contextlib.contextmanager
-def haproxy(servers, *, sticky=False, port=None):
+def haproxy(servers, *, sticky=False, port=None, check_timeout=None):
     """HAProxy in front of ``servers`` ([(name, port)]); yields a LoadBalancer once all are UP."""
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="haproxy-") as workdir:
         workdir = Path(workdir)
         socket_path = workdir / "admin.sock"
         cfg = workdir / "haproxy.cfg"
-        cfg.write_text(config(port=port, socket_path=socket_path, servers=servers, sticky=sticky))
+        cfg.write_text(
+            config(
+                port=port,
+                socket_path=socket_path,
+                servers=servers,
+                sticky=sticky,
+                check_timeout=check_timeout,
+            )
+        )
         args = [require("haproxy"), "-f", str(cfg), "-db"]
         with running(args, port=port, log=workdir / "haproxy.log"):
             balancer = LoadBalancer(port=port, socket_path=socket_path)

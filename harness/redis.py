@@ -96,7 +96,8 @@ def redis_node(*extra_args, port=None, server="redis"):
             yield Node(port, started)
 
 
-def wait_until(predicate, timeout=15.0, interval=0.05):
+def wait_until(predicate, timeout=30.0, interval=0.05):
+    """Poll ``predicate`` until it is true (a Redis error counts as not yet), or TimeoutError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(redis.RedisError):
@@ -107,11 +108,38 @@ def wait_until(predicate, timeout=15.0, interval=0.05):
 
 
 def replicate(replica, primary, *, port=None):
-    """Make ``replica`` replicate ``primary`` (through ``port``, a relay, when given)."""
+    """Make ``replica`` replicate ``primary`` (through ``port``, a relay, when given), and wait
+    until the primary counts it."""
     replica.client().replicaof("127.0.0.1", port or primary.port)
-    wait_until(lambda: replica.client().info("replication").get("master_link_status") == "up")
-    # WAIT counts only replicas the primary has seen acknowledge: wait for that too.
-    wait_until(lambda: primary.client().wait(1, 100) >= 1)
+    wait_until(lambda: linked(replica), timeout=60.0)
+    wait_counted(primary)
+
+
+def linked(replica, primary=None):
+    """Return whether ``replica``'s link to its primary is up (to ``primary``, when given)."""
+    info = replica.client().info("replication")
+    if primary is not None and info.get("master_port") != primary.port:
+        return False
+    return info.get("master_link_status") == "up"
+
+
+def online_replicas(primary):
+    """How many replicas ``primary``'s INFO replication shows state=online."""
+    info = primary.client().info("replication")
+    return sum(
+        1
+        for name, value in info.items()
+        if name.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
+    )
+
+
+def wait_counted(primary, replicas=1, timeout=60.0):
+    """Wait until ``primary`` counts ``replicas`` replicas: online in its INFO replication (the
+    link alone is not enough), then acknowledging a ``WAIT`` given a generous 5 s each time (a
+    full sync on a busy machine takes a while)."""
+    wait_until(lambda: online_replicas(primary) >= replicas, timeout=timeout)
+    client = redis.Redis(port=primary.port, socket_timeout=10)
+    wait_until(lambda: client.wait(replicas, 5000) >= replicas, timeout=timeout)
 
 
 @dataclass
@@ -232,16 +260,6 @@ def role(node):
     return node.client().info("replication")["role"]
 
 
-def linked(replica, primary):
-    """Return whether ``replica`` replicates ``primary`` with its link up."""
-    info = replica.client().info("replication")
-    return (
-        info["role"] == "slave"
-        and info.get("master_port") == primary.port
-        and info.get("master_link_status") == "up"
-    )
-
-
 def cluster_info(node):
     """Return CLUSTER INFO as a dict (cluster_state, cluster_known_nodes, ...)."""
     raw = node.client().execute_command("CLUSTER", "INFO").decode()
@@ -293,8 +311,8 @@ def redis_cluster(*extra_args, server="redis", node_timeout_ms=1000):
         cluster = Cluster(nodes)
         wait_until(lambda: len(cluster.primaries()) == 3)
         cluster.wait_healthy()
-        for primary in cluster.primaries():  # WAIT 1 is answered once the replica is linked
-            wait_until(lambda p=primary: p.client().wait(1, 100) >= 1)
+        for primary in cluster.primaries():  # each counts its replica: WAIT 1 is answered
+            wait_counted(primary)
         yield cluster
 
 
@@ -371,69 +389,6 @@ class Recorder:
 
     def names(self):
         return [c.split(" ")[0] for c in self.commands]
-
-
-@contextlib.contextmanager
-def delayed(port, delay_ms):
-    """A TCP relay to ``port`` that holds every reply for ``delay_ms``: a network round trip.
-
-    Loopback answers in tens of microseconds, so CPU hides the cost of a round trip; in a VPC
-    each one costs roughly 0.2-1 ms. Yields the relay's redis:// URL.
-    """
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-    listen_port = free_port()
-
-    async def pipe(reader, writer, delay):
-        """Copy in order, each chunk ``delay`` after it arrived (not after the previous one)."""
-        chunks = asyncio.Queue()
-
-        async def send():
-            while (chunk := await chunks.get()) is not None:
-                arrived, data = chunk
-                await asyncio.sleep(max(0.0, arrived + delay - loop.time()))
-                writer.write(data)
-                await writer.drain()
-
-        sender = asyncio.ensure_future(send())
-        try:
-            while data := await reader.read(65536):
-                chunks.put_nowait((loop.time(), data))
-        except ConnectionError:
-            pass
-        finally:
-            chunks.put_nowait(None)
-            with contextlib.suppress(ConnectionError):
-                await sender
-            writer.close()
-
-    async def relay(client_reader, client_writer):
-        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", port)
-        with contextlib.suppress(asyncio.CancelledError):  # the relay shutting down
-            await asyncio.gather(
-                pipe(client_reader, server_writer, 0),
-                pipe(server_reader, client_writer, delay_ms / 1000),
-            )
-
-    server = loop.run_until_complete(asyncio.start_server(relay, "127.0.0.1", listen_port))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{listen_port}/0"
-    finally:
-
-        async def shutdown():
-            server.close()
-            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
 
 
 def write_tls_files(directory):

@@ -9,7 +9,7 @@ class SessionEnginesConfig(AppConfig):
 
     def ready(self):
         from . import policy as session_policy
-        from .checks import SESSIONS, dynamodb, migrate, policy, redis
+        from .checks import SESSIONS, dynamodb, metrics, migrate, policy, redis
         from .middleware import mark_store_error
 
         checks.register(dynamodb.check_dynamodb_settings, SESSIONS)
@@ -17,8 +17,19 @@ class SessionEnginesConfig(AppConfig):
         checks.register(migrate.check_migrate_settings, SESSIONS)
         checks.register(redis.check_session_caches, checks.Tags.caches)
         checks.register(policy.check_policy_settings, SESSIONS)
+        checks.register(metrics.check_metrics_settings, SESSIONS)
         got_request_exception.connect(mark_store_error, dispatch_uid="session_engines")
         self.connect_auth_signals(session_policy)
+        self.connect_metrics()
+
+    def connect_metrics(self):
+        """Feed the Prometheus metrics from the signals, when SESSION_METRICS enables them."""
+        from . import metrics
+        from .checks import missing_library
+
+        enabled = metrics.options()["ENABLED"] is True
+        if enabled and not missing_library("prometheus_client"):  # else E506 says so
+            metrics.connect()
 
     def connect_auth_signals(self, session_policy):
         """Connect the sign-in, sign-out and password-change receivers (with auth installed)."""

@@ -1,7 +1,8 @@
 """Django's SessionMiddleware, plus the session policy, and a store outage is a 503 JSON answer.
 
 Each request's session is the engine's ``SessionStore`` with ``session_engines.policy`` applied
-(idle and absolute timeouts, last-seen, the device record of a new session).
+(idle and absolute timeouts, last-seen, the device record of a new session). A rejected
+request (answered 4xx) whose session holds only the policy's own stamp saves nothing.
 
 Never a 500 page, and never a silent new session that logs the user out: the request fails
 as a whole, and the client retries. Replace ``django.contrib.sessions.middleware.
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.contrib.sessions import middleware
 from django.http import JsonResponse
 
+from . import signals
 from .exceptions import SessionStoreUnavailable, SessionTooLarge
 from .policy import enforcing
 
@@ -68,20 +70,31 @@ class SessionMiddleware(middleware.SessionMiddleware):
         super().__init__(get_response)
         self.SessionStore = enforcing(self.SessionStore)
 
+    def error_response(self, exc):
+        """Return the answer for a store error (signalled when it is an outage), or None."""
+        if isinstance(exc, SessionStoreUnavailable):
+            operation = getattr(exc, "operation", None)  # set by signals.operation()
+            arguments = {"operation": operation, "exception": exc}
+            signals.send(signals.store_unavailable, self.SessionStore, **arguments)
+        return error_response(exc)
+
     def process_exception(self, request, exception):
         # A load (or save) inside the view failed.
-        return error_response(exception)
+        return self.error_response(exception)
 
     def process_response(self, request, response):
         marked = getattr(request, "session_store_error", None)
-        if marked is not None:  # nothing was saved; the 500 page is replaced
-            return error_response(marked)
-        # The save after the view failed: nothing was written, tell the client to retry.
+        if marked is not None:  # the 500 page is replaced
+            return self.error_response(marked)
+        # The save after the view failed (a timed-out write may still land): tell the client to
+        # retry, which is safe: every write is conditional.
         try:
             session = getattr(request, "session", None)
             if isinstance(session, self.SessionStore) and session.modified:
-                if not session.is_empty():
+                if response.status_code >= 400 and not session.changed:
+                    session.modified = False  # a rejected request writes no last-seen
+                elif not session.is_empty():
                     session.stamp_new(request)  # a session written for the first time
             return super().process_response(request, response)
         except STORE_ERRORS as exc:
-            return error_response(exc)
+            return self.error_response(exc)

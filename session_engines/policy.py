@@ -26,9 +26,10 @@ How. ``session_engines.middleware.SessionMiddleware`` builds each request's sess
 loads (lazily, as ever: a request that never touches it pays nothing), a session past either
 timeout is flushed and reads as signed out (empty, the user anonymous, the cookie deleted),
 never an error; a live one gets its last-seen rewritten when it is ``LAST_SEEN_INTERVAL`` old
-(so a read-only request writes at most once per interval; the idle time is counted from that
-coarse mark, so a session may end up to ``LAST_SEEN_INTERVAL`` early, never late). The expiry
-the engine stores and the cookie's Max-Age are capped at the absolute deadline.
+(so a read-only request writes at most once per interval, and a rejected one, answered 4xx,
+never does; the idle time is counted from that coarse mark, so a session may end up to
+``LAST_SEEN_INTERVAL`` early, never late). The expiry the engine stores and the cookie's
+Max-Age are capped at the absolute deadline.
 ``session_engines.devices`` holds the record under ``_session_engines``; the sign-in, sign-out
 and password-change hooks are signal receivers connected in ``AppConfig.ready()``. The per-user
 limit is applied by the engines themselves, inside the write that creates a session
@@ -44,7 +45,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from . import devices
+from . import devices, signals
 from .display import safe_text
 from .ids import session_id
 from .users import auth_user_id, user_id_of
@@ -118,19 +119,33 @@ class PolicyMixin:
             return data
         at, record = now(), devices.record_of(data)
         if not record:  # written before the policy, or outside the middleware: start counting
-            data[devices.STAMP] = {"created": at, "seen": at}
-            self.modified = True
+            self._stamp(data, {"created": at, "seen": at})
             return data
         why = expired_by(record, options(), at)
         if why is not None:
             log("expired", key=self.session_key, user=user_id_of(data), policy=why)
-            self.flush()  # deleted in the store; empty, keyless: signed out
+            with signals.ending(self, "expired"):
+                self.flush()  # deleted in the store; empty, keyless: signed out
             return {}
         seen = record.get("seen")
         if not _number(seen) or at - seen >= options()["LAST_SEEN_INTERVAL"]:
-            data[devices.STAMP] = {**record, "seen": at}
-            self.modified = True
+            self._stamp(data, {**record, "seen": at})
         return data
+
+    # ``changed``: whether anything but the policy's own stamp (last-seen, a first record) was
+    # modified since the last save. The middleware writes a stamp alone only for a request
+    # that succeeded: a rejected one (4xx) leaves the stored session as it was.
+    @property
+    def modified(self):
+        return self._modified
+
+    @modified.setter
+    def modified(self, value):
+        self._modified = self.changed = value
+
+    def _stamp(self, data, record):
+        data[devices.STAMP] = record
+        self._modified = True  # to be saved, yet not ``changed``
 
     async def aload(self):
         return await sync_to_async(self.load)()

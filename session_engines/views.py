@@ -15,6 +15,7 @@ from functools import wraps
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from . import signals
 from .devices import device
 from .ids import session_id
 from .operators import NoOperator, UserIndexUnavailable, get_operator
@@ -32,7 +33,11 @@ def error(message, status, **headers):
 
 
 def signed_in(method):
-    """Only ``method`` (405 otherwise), only for an authenticated ``request.user`` (401)."""
+    """Only ``method`` (405 otherwise), only for an authenticated ``request.user`` (401).
+
+    A GET view acts on no unsafe method, so CSRF has nothing to protect there: it is exempt,
+    and a POST to it gets this JSON 405 rather than the project's CSRF failure page.
+    """
 
     def decorator(view):
         @wraps(view)
@@ -53,7 +58,7 @@ def signed_in(method):
             except (UserIndexUnavailable, NoOperator) as exc:
                 return error(str(exc), 501)
 
-        return wrapper
+        return csrf_exempt(wrapper) if method == "GET" else wrapper
 
     return decorator
 
@@ -86,7 +91,8 @@ def logout_everywhere(request, user_id):
     current = request.session.session_key
     ended = get_operator().delete_for_user(user_id)  # this session too, and every instance's
     log("revoked", key=current, user=user_id, by="logout-everywhere", ended=ended)
-    request.session.flush()  # and the cookie goes
+    with signals.quiet():  # ended and signalled by the operator already
+        request.session.flush()  # and the cookie goes
     return JsonResponse({"user": user_id, "ended": ended})
 
 
@@ -101,5 +107,6 @@ def end_session(request, user_id, id):
     log("revoked", id=id, user=user_id, by="end-device")
     current = id == session_id(request.session.session_key)
     if current:
-        request.session.flush()  # the caller ended the session it came with
+        with signals.quiet():  # ended and signalled by the operator already
+            request.session.flush()  # the caller ended the session it came with
     return JsonResponse({"user": user_id, "id": id, "ended": ended, "current": current})

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -6,6 +7,11 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("session_engines.urls")),
 ]
+
+if settings.SESSION_METRICS["ENABLED"]:  # SESSION_METRICS=1
+    from session_engines.metrics import metrics_view
+
+    urlpatterns.append(path("metrics", metrics_view))
 
 handler400 = "accounts.views.bad_request"
 handler403 = "accounts.views.forbidden"

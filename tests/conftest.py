@@ -11,7 +11,8 @@ from django.test import Client
 
 from tests.session_engines.helpers import use_redis_cluster
 
-pytest_plugins = ["harness.pytest_servers"]  # redis_url, redis_server_url, valkey, the cluster
+# redis_url, redis_server_url, valkey, the cluster; one hypothesis seed per run, replayable
+pytest_plugins = ["harness.pytest_servers", "harness.pytest_fuzz"]
 
 # "<engine>-valkey": the engine on a valkey-server; "redis-cluster": the native Redis engine on
 # a Redis Cluster (3 primaries, 3 replicas) in cluster mode.

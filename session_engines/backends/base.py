@@ -39,14 +39,19 @@ from django.contrib.sessions.backends.base import (
 )
 from django.utils.crypto import get_random_string
 
+from .. import signals
 from ..exceptions import SessionConflict
+from ..ids import session_id
+from ..policy import log
 
 
 class Stored(NamedTuple):
-    """A session as the store holds it: its decoded data and its version."""
+    """A session as the store holds it: its decoded data and its version, and the JSON text the
+    data was decoded from when the engine has it (fingerprinted only if the session is saved)."""
 
     data: dict
     version: int
+    source: str | None = None
 
 
 class VersionConflict(Exception):
@@ -66,8 +71,14 @@ def fingerprint(value: Any) -> str:
         return repr(value)
 
 
+def fingerprints(data: dict) -> dict[str, str]:
+    """Return {key: fingerprint} of a session's values."""
+    return {key: fingerprint(value) for key, value in data.items()}
+
+
 class ConditionalSessionBase(SessionBase):
     conflict_retries = 10  # write conflicts one save may retry before SessionConflict
+    ending = "logout"  # why delete() ends a session, for session_ended (the policy: "expired")
 
     def __init__(self, session_key=None):
         super().__init__(session_key)
@@ -90,17 +101,48 @@ class ConditionalSessionBase(SessionBase):
     def _delete_record(self, session_key: str) -> None:
         raise NotImplementedError
 
+    def _store(self, name, method, *args):
+        """Run one store operation, timed for ``signals.store_operation``."""
+        with signals.operation(self, name) as operation:
+            result = method(*args)
+            if name in ("read", "exists"):
+                operation.found = result is not None
+        return result
+
+    @classmethod
+    def _swept(cls, count):
+        """Signal the ``count`` expired sessions ``clear_expired()`` deleted."""
+        if count:
+            signals.send(signals.session_ended, cls, session_id=None, reason="expired", count=count)
+
+    def _revoked(self, ids, user):
+        """Log and signal the sessions a new one ended (the per-user session limit)."""
+        for id in ids:
+            log("revoked", id=id, user=user, by="session-limit")
+            signals.send(signals.session_ended, self, session_id=id, reason="revoked", count=1)
+
     # --- what this request loaded and changed ----------------------------------------------
 
     def _forget_loaded(self):
-        self._loaded = {}  # key -> fingerprint of its value as loaded (or last written)
+        self._fingerprints = {}  # key -> fingerprint of its value as loaded (or last written)
+        self._source = None  # or the JSON text they are computed from, when first needed
         self._version = None  # the stored version those values have
         self._cleared = False
 
-    def _remember(self, data, version):
-        self._loaded = {key: fingerprint(value) for key, value in data.items()}
+    def _remember(self, data, version, source=None):
+        # A request that only reads never needs the fingerprints: with the JSON text loaded,
+        # they are computed from it at the first save, not at every load.
+        self._source = source
+        self._fingerprints = None if source else fingerprints(data)
         self._version = version
         self._cleared = False
+
+    @property
+    def _loaded(self):
+        """Return {key: fingerprint} of the session as loaded or last written."""
+        if self._fingerprints is None:
+            self._fingerprints = fingerprints(json.loads(self._source))
+        return self._fingerprints
 
     def _own_changes(self, data):
         """Return (cleared, the keys set with their values, the keys deleted) by this request."""
@@ -134,17 +176,19 @@ class ConditionalSessionBase(SessionBase):
     # --- Django's contract -----------------------------------------------------------------
 
     def load(self):
-        stored = None if self.session_key is None else self._read(self.session_key)
+        stored = (
+            None if self.session_key is None else self._store("read", self._read, self.session_key)
+        )
         if stored is None:
             # Unknown or expired: an empty session with no key, and nothing written.
             self._session_key = None
             self._forget_loaded()
             return {}
-        self._remember(stored.data, stored.version)
+        self._remember(stored.data, stored.version, stored.source)
         return stored.data
 
     def exists(self, session_key):
-        return bool(session_key) and self._read(session_key) is not None
+        return bool(session_key) and self._store("exists", self._read, session_key) is not None
 
     def _get_new_session_key(self):
         # No exists() read: the conditional write that creates the key catches a collision.
@@ -166,11 +210,17 @@ class ConditionalSessionBase(SessionBase):
                 self._session_key = self._get_new_session_key()
 
     def _create_once(self):
-        data = self._get_session(no_load=True)
-        version = self._create_record(data, self._rotated_from)  # CreateError: key taken
+        data, replaced = self._get_session(no_load=True), self._rotated_from
+        version = self._store("create", self._create_record, data, replaced)  # CreateError
         self._rotated_from, self._unwritten = None, False
         self._remember(data, version)
         self.modified = True
+        new = session_id(self.session_key)
+        if replaced is None:
+            signals.send(signals.session_created, self, session_id=new)
+        else:
+            old = session_id(replaced)
+            signals.send(signals.session_rotated, self, old_session_id=old, session_id=new)
 
     def save(self, must_create=False):
         if self.session_key is None:
@@ -188,14 +238,20 @@ class ConditionalSessionBase(SessionBase):
             try:
                 if version is None:
                     raise VersionConflict
-                version = self._update_record(data, version)
+                version = self._store("update", self._update_record, data, version)
                 break
             except VersionConflict as conflict:
-                current = conflict.current or self._read(self.session_key)
+                current = conflict.current or self._store("read", self._read, self.session_key)
                 if current is None:
                     raise UpdateError from None  # deleted elsewhere: never resurrect it
                 if version is not None:
                     self.conflicts += 1
+                    signals.send(
+                        signals.write_conflict,
+                        self,
+                        session_id=session_id(self.session_key),
+                        attempt=self.conflicts,
+                    )
                     if self.conflicts > self.conflict_retries:
                         message = f"the session changed under {self.conflicts} saves in a row"
                         raise SessionConflict(message) from None
@@ -208,7 +264,10 @@ class ConditionalSessionBase(SessionBase):
             if self.session_key is None:
                 return
             session_key = self.session_key
-        self._delete_record(session_key)
+        self._store("delete", self._delete_record, session_key)
+        if session_key != self.session_key or not self._unwritten:  # not a key never written
+            id = session_id(session_key)
+            signals.send(signals.session_ended, self, session_id=id, reason=self.ending, count=1)
 
     def cycle_key(self):
         self._rotate(self._session)

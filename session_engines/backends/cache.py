@@ -26,32 +26,41 @@ from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import cache
 from django.contrib.sessions.backends.base import UpdateError
 
+from .. import signals
 from ..exceptions import outage_errors, unavailable_on_outage
+from ..ids import session_id
 
 
 class SessionStore(cache.SessionStore):
     operator = "session_engines.operators.cache.CacheOperator"  # sees and ends its sessions
+    ending = "logout"  # why delete() ends a session, for session_ended
+    _rotating = False  # in cycle_key(): its create and delete are one rotation
 
-    # Each call to the cache, with an outage translated: SessionStoreUnavailable, not a reset.
+    # Each call to the cache, timed (signals.operation) and with an outage translated:
+    # SessionStoreUnavailable, not a reset.
 
     def load(self):
-        with unavailable_on_outage("session cache GET"):
-            try:
-                session_data = self._cache.get(self.cache_key)
-            except outage_errors():
-                raise
-            except Exception:
-                session_data = None  # as Django: an invalid key or undecodable data resets it
+        with signals.operation(self, "read") as operation:
+            with unavailable_on_outage("session cache GET"):
+                try:
+                    session_data = self._cache.get(self.cache_key)
+                except outage_errors():
+                    raise
+                except Exception:
+                    session_data = None  # as Django: an invalid key or undecodable data resets it
+            operation.found = session_data is not None
         return self._loaded(session_data)
 
     async def aload(self):
-        with unavailable_on_outage("session cache GET"):
-            try:
-                session_data = await self._cache.aget(await self.acache_key())
-            except outage_errors():
-                raise
-            except Exception:
-                session_data = None
+        with signals.operation(self, "read") as operation:
+            with unavailable_on_outage("session cache GET"):
+                try:
+                    session_data = await self._cache.aget(await self.acache_key())
+                except outage_errors():
+                    raise
+                except Exception:
+                    session_data = None
+            operation.found = session_data is not None
         return self._loaded(session_data)
 
     def _loaded(self, session_data):
@@ -61,23 +70,34 @@ class SessionStore(cache.SessionStore):
         return {}
 
     def exists(self, session_key):
-        with unavailable_on_outage("session cache EXISTS"):
-            return super().exists(session_key)
+        with signals.operation(self, "exists") as operation:
+            with unavailable_on_outage("session cache EXISTS"):
+                operation.found = super().exists(session_key)
+        return operation.found
 
     async def aexists(self, session_key):
-        with unavailable_on_outage("session cache EXISTS"):
-            return await super().aexists(session_key)
+        with signals.operation(self, "exists") as operation:
+            with unavailable_on_outage("session cache EXISTS"):
+                operation.found = await super().aexists(session_key)
+        return operation.found
+
+    def create(self):
+        super().create()  # save(must_create=True) under new keys until one is free
+        if not self._rotating:
+            signals.send(signals.session_created, self, session_id=session_id(self.session_key))
 
     def save(self, must_create=False):
         if must_create or self.session_key is None or not takes_xx(self._cache):
-            with unavailable_on_outage("session cache SET"):
-                return super().save(must_create)
+            creating = must_create or self.session_key is None
+            with signals.operation(self, "create" if creating else "update"):
+                with unavailable_on_outage("session cache SET"):
+                    return super().save(must_create)
         # Update only a session that still exists (SET XX), in one round trip: Django's engine
         # GETs first, so a logout between its GET and its SET was undone.
-        data = self._get_session()
+        data = self._get_session()  # a load (timed on its own) unless the request read it
         if self.session_key is None:  # loading found nothing: deleted or expired meanwhile
             raise UpdateError
-        with unavailable_on_outage("session cache SET"):
+        with signals.operation(self, "update"), unavailable_on_outage("session cache SET"):
             updated = self._cache.set(self.cache_key, data, self.get_expiry_age(), xx=True)
         if not updated:
             raise UpdateError
@@ -85,13 +105,46 @@ class SessionStore(cache.SessionStore):
     async def asave(self, must_create=False):
         return await sync_to_async(self.save)(must_create)
 
+    async def acreate(self):
+        return await sync_to_async(self.create)()
+
     def delete(self, session_key=None):
-        with unavailable_on_outage("session cache DEL"):
-            return super().delete(session_key)
+        key = self.session_key if session_key is None else session_key
+        with signals.operation(self, "delete"), unavailable_on_outage("session cache DEL"):
+            super().delete(session_key)
+        if key is not None and not self._rotating:
+            id = session_id(key)
+            signals.send(signals.session_ended, self, session_id=id, reason=self.ending, count=1)
 
     async def adelete(self, session_key=None):
-        with unavailable_on_outage("session cache DEL"):
-            return await super().adelete(session_key)
+        return await sync_to_async(self.delete)(session_key)
+
+    def cycle_key(self):
+        old = self.session_key
+        self._rotating = True  # Django's: create() a new key, then delete() the old one
+        try:
+            super().cycle_key()
+        finally:
+            self._rotating = False
+        self._rotated(old)
+
+    async def acycle_key(self):
+        old = self.session_key
+        self._rotating = True
+        try:
+            await super().acycle_key()
+        finally:
+            self._rotating = False
+        self._rotated(old)
+
+    def _rotated(self, old):
+        new = session_id(self.session_key)
+        if old is None:
+            signals.send(signals.session_created, self, session_id=new)
+        else:
+            signals.send(
+                signals.session_rotated, self, old_session_id=session_id(old), session_id=new
+            )
 
 
 def takes_xx(cache):

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from ..exceptions import unavailable_on_outage
 from ..ids import digest, session_id
-from ..policy import log, session_limit
+from ..policy import session_limit
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
 
@@ -55,6 +55,12 @@ class SessionStore(ConditionalSessionBase, db.SessionStore):
         from ..models import Session
 
         return Session
+
+    @classmethod
+    def clear_expired(cls):
+        """Delete the expired rows (``manage.py clearsessions``), as Django's engine does."""
+        count, _ = cls.get_model_class().objects.filter(expire_date__lt=timezone.now()).delete()
+        cls._swept(count)
 
     def _row_values(self, data):
         return {
@@ -88,8 +94,7 @@ class SessionStore(ConditionalSessionBase, db.SessionStore):
                     ended = [] if limit is None else self._end_oldest(using, row, limit[1])
             except IntegrityError:
                 raise CreateError from None
-        for id in ended:
-            log("revoked", id=id, user=row.user_id, by="session-limit")
+        self._revoked(ended, row.user_id)
         return 1
 
     def _end_oldest(self, using, row, limit):

@@ -29,6 +29,7 @@ Configuration: the ``SESSION_DYNAMODB`` dict, read at use time (``options()``), 
 ``session_engines.checks``. ``python manage.py createsessiontable`` creates the table.
 """
 
+import json
 import logging
 import time
 import zlib
@@ -43,7 +44,7 @@ from django.contrib.sessions.backends.base import CreateError
 from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable, SessionTooLarge
 from ..ids import encodable, session_id
-from ..policy import log, session_limit
+from ..policy import session_limit
 from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
@@ -73,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     "CONSISTENT_READ": True,
     "COMPRESS_MIN_BYTES": 1024,
     "CLIENT_CONFIG": {},  # botocore Config options, over CLIENT_DEFAULTS
+    # Every success must carry x-amz-crc32 (DynamoDB always sends it); False for a compatible
+    # store that does not (ScyllaDB's Alternator by default). A header sent is always checked.
+    "REQUIRE_CRC32": True,
 }
 CLIENT_DEFAULTS: dict[str, Any] = {
     "retries": {"mode": "standard", "total_max_attempts": 3},  # 3 tries in all
@@ -106,13 +110,76 @@ def get_client() -> "DynamoDBClient":
     config = client_config(opts["CLIENT_CONFIG"])
     return _clients.get_or_make(
         (opts["REGION_NAME"], opts["ENDPOINT_URL"], repr(sorted(config.items()))),
-        lambda: boto3.session.Session().client(
-            "dynamodb",
-            region_name=opts["REGION_NAME"],
-            endpoint_url=opts["ENDPOINT_URL"],
-            config=Config(**config),
+        lambda: checked(
+            boto3.session.Session().client(
+                "dynamodb",
+                region_name=opts["REGION_NAME"],
+                endpoint_url=opts["ENDPOINT_URL"],
+                config=Config(**config),
+            )
         ),
     )
+
+
+class ForeignResponse(BotoCoreError):
+    """A 2xx answer that is not DynamoDB's: a proxy's page, a truncated or altered body."""
+
+    fmt = "Not a DynamoDB response to {operation}: {reason}"
+
+
+# What DynamoDB always sends in a success, per operation (GetItem has no Item when there is no
+# such item, so only its type is checked): a missing one is a foreign or truncated answer.
+ALWAYS_SENT = {
+    "Query": {"Items": list, "Count": int},
+    "Scan": {"Items": list, "Count": int},
+    "BatchGetItem": {"Responses": dict},
+    "DescribeTable": {"Table": dict},
+}
+SENT_AS = {"Item": dict, "Attributes": dict, "LastEvaluatedKey": dict}
+
+
+def checked(client):
+    """Return ``client``, every success it receives checked to be DynamoDB's (``ForeignResponse``
+    otherwise): without a check, a proxy's 200 page or ``{}`` would read as "no such session"."""
+    client.meta.events.register("before-parse.dynamodb", check_response)
+    return client
+
+
+def check_response(operation_model, response_dict, **kwargs):
+    """Raise ForeignResponse unless a 2xx answer has DynamoDB's request id, a CRC32 of its body
+    that matches (``x-amz-crc32``, which DynamoDB always sends), a JSON object for a body, and
+    the fields DynamoDB always sends. Before botocore parses it: its parser takes ``{}`` for an
+    empty answer, and fails on a field of the wrong type."""
+    if not 200 <= response_dict["status_code"] < 300:
+        return  # errors are the caller's: anything but a failed condition is a 503 already
+    headers, body = response_dict["headers"], response_dict["body"]
+    reason = foreign(operation_model.name, headers, body, options()["REQUIRE_CRC32"])
+    if reason:
+        raise ForeignResponse(operation=operation_model.name, reason=reason)
+
+
+def foreign(operation, headers, body, require_crc32=True):
+    """Return why a success is not DynamoDB's, or None when it is."""
+    if not headers.get("x-amzn-RequestId"):
+        return "no x-amzn-RequestId header"
+    crc = headers.get("x-amz-crc32")
+    if crc is None and require_crc32:
+        return "no x-amz-crc32 header"
+    if crc is not None and (not crc.isdigit() or int(crc) != zlib.crc32(body) & 0xFFFFFFFF):
+        return f"the body's CRC32 is not its x-amz-crc32 header ({crc})"
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return "the body is not JSON"
+    if not isinstance(parsed, dict):
+        return "the body is not a JSON object"
+    required = ALWAYS_SENT.get(operation, {})
+    for field, kind in (required | SENT_AS).items():
+        if field in parsed or field in required:
+            value = parsed.get(field)
+            if not isinstance(value, kind) or isinstance(value, bool):  # (bool is an int)
+                return f"{field} is missing or not a {kind.__name__}"
+    return None
 
 
 def indexable(user_id):
@@ -144,8 +211,9 @@ def call(operation, **kwargs):
 
     A failed condition is the caller's business (CreateError, UpdateError) and comes back as
     the ClientError. Anything else (throttling after botocore's retries, timeouts, 5xx, a
-    missing table or credentials) is SessionStoreUnavailable: the middleware answers 503 and
-    nothing is written.
+    missing table or credentials, a success that is not DynamoDB's: ``ForeignResponse``) is
+    SessionStoreUnavailable: the middleware answers 503 (a write that timed out may still have
+    been applied; its retry is safe, every write being conditional).
     """
     if not operation.startswith(("batch_", "transact_")):  # these name tables per item
         kwargs["TableName"] = table_name()
@@ -295,8 +363,7 @@ class SessionStore(ConditionalSessionBase):
                         call("delete_item", **delete)
         except ClientError as exc:  # only a failed condition comes back as ClientError
             raise CreateError from exc
-        for id in ended:
-            log("revoked", id=id, user=item[USER_ATTRIBUTE]["S"], by="session-limit")
+        self._revoked(ended, item.get(USER_ATTRIBUTE, {}).get("S"))
         return 1
 
     def _oldest_beyond_limit(self, data, item, replacing):
@@ -332,7 +399,7 @@ class SessionStore(ConditionalSessionBase):
     @classmethod
     def clear_expired(cls):
         """TTL deletes expired items late: sweep them all now (``manage.py clearsessions``)."""
-        delete_expired()
+        cls._swept(delete_expired())
 
 
 def delete_expired(*, page_size=1000):

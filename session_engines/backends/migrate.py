@@ -42,6 +42,8 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError
 from django.utils.module_loading import import_string
 
+from .. import signals
+from ..exceptions import unavailable_on_outage
 from .base import ConditionalSessionBase, Stored
 
 DEFAULTS: dict[str, Any] = {"FROM": None, "TO": None}
@@ -52,13 +54,16 @@ def options() -> dict[str, Any]:
     return DEFAULTS | getattr(settings, "SESSION_MIGRATE", {})
 
 
+# Django's own cache engine takes any error on load for "no session": read through it, a
+# store outage would log the user out. Ours reads the same keys and raises the outage (a 503).
+STRICT_READERS = {"django.contrib.sessions.backends.cache": "session_engines.backends.cache"}
+
+
 def store_classes():
     """Return the (old, new) engines' SessionStore classes."""
     opts = options()
-    return (
-        import_string(f"{opts['FROM']}.SessionStore"),
-        import_string(f"{opts['TO']}.SessionStore"),
-    )
+    old = STRICT_READERS.get(opts["FROM"], opts["FROM"])
+    return (import_string(f"{old}.SessionStore"), import_string(f"{opts['TO']}.SessionStore"))
 
 
 class SessionStore(ConditionalSessionBase):
@@ -80,7 +85,8 @@ class SessionStore(ConditionalSessionBase):
     def _read(self, session_key):
         stored = self._new()._read(session_key)
         if stored is None:
-            stored = self._move(session_key)
+            with signals.quiet():  # a move is this engine's read, not the old engine's deletes
+                stored = self._move(session_key)
         return stored
 
     def _create_record(self, data, replacing):
@@ -91,13 +97,20 @@ class SessionStore(ConditionalSessionBase):
 
     def _delete_record(self, session_key):
         self._new()._delete_record(session_key)
-        self.old_class().delete(session_key)
+        with signals.quiet(), old_store("delete"):  # one session ended, signalled once
+            self.old_class().delete(session_key)
 
     def exists(self, session_key):
         # No move: only whether either store has it.
         if not session_key:
             return False
-        return self._new()._read(session_key) is not None or self.old_class().exists(session_key)
+        with signals.operation(self, "exists") as operation, signals.quiet():
+            found = self._new()._read(session_key) is not None
+            if not found:
+                with old_store("exists"):
+                    found = self.old_class().exists(session_key)
+            operation.found = found
+        return found
 
     @classmethod
     def clear_expired(cls):
@@ -110,7 +123,8 @@ class SessionStore(ConditionalSessionBase):
     def _move(self, session_key):
         """Move the session ``session_key`` from the old store to the new; its Stored or None."""
         old = self.old_class(session_key)
-        data = old.load()  # the old engine's own lookup: expiry checked, the cookie a key
+        with old_store("load"):
+            data = old.load()  # the old engine's own lookup: expiry checked, the cookie a key
         if old.session_key is None:
             return None  # in neither store
         mover = type(self.new)(session_key)
@@ -119,9 +133,16 @@ class SessionStore(ConditionalSessionBase):
             version = mover._create_record(data, None)
         except CreateError:  # another request moved it first: its copy is the session
             return self._new()._read(session_key)
-        if not self.old_class().exists(session_key):
-            # Ended (logout, revoke) after we read it: the copy must not bring it back.
+        with old_store("exists"):
+            ended = not self.old_class().exists(session_key)
+        if ended:  # (a logout, a revoke) after we read it: the copy must not bring it back
             mover._delete_record(session_key)
             return None
-        old.delete(session_key)  # the new copy is written: now the old one goes
+        with old_store("delete"):
+            old.delete(session_key)  # the new copy is written: now the old one goes
         return Stored(data, version)
+
+
+def old_store(what):
+    """An outage of the old store (any engine's, Django's own too) as SessionStoreUnavailable."""
+    return unavailable_on_outage(f"the old session store's {what}")

@@ -2,11 +2,13 @@
 "session_engines.backends.redis"``.
 
 Layout. A session is the string ``<KEY_PREFIX>:<sha256(session key)>`` (the raw key, a live
-credential, is never stored) holding ``<version>|<sha256(user id) or nothing>|<Django's encoded
-session (JSON, signed)>``, with Redis's own TTL derived from the session's expiry. When the
-session holds a user id (``session_engines.users.user_id_of``) the session's digest is a member
-of the user's index, the sorted set ``<KEY_PREFIX>:user:<sha256(user id)>``, scored by expiry
-epoch and expiring with its longest-lived member. Small Lua scripts keep the index inside the same
+credential, is never stored) holding ``<version>|<sha256(user id) or nothing>|<encoded session>``
+with Redis's own TTL derived from the session's expiry; the encoded session is stored format 2,
+``2|<hex HMAC-SHA256 of the JSON>|<the session's JSON>`` (format 1, Django's signed base64
+``signing.dumps``, is still read). When the session holds a user id
+(``session_engines.users.user_id_of``) the session's digest is a member of the user's index,
+the sorted set ``<KEY_PREFIX>:user:<sha256(user id)>``, scored by expiry epoch and expiring with
+its longest-lived member. Small Lua scripts keep the index inside the same
 round trip as the write, reading the user a session *had* from its stored value, so a user
 change, a logout, or a delete from anywhere leave no member behind. With
 ``SESSION_POLICY["MAX_SESSIONS_PER_USER"]``, the ``CREATE`` script also ends the user's sessions
@@ -66,7 +68,9 @@ command). Failures are explicit: any Redis error becomes ``SessionStoreUnavailab
 middleware answers 503), never an empty session.
 """
 
+import functools
 import hashlib
+import json
 import logging
 from typing import Any, NamedTuple
 
@@ -74,6 +78,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.utils.crypto import constant_time_compare, salted_hmac
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
@@ -81,10 +86,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ReadOnlyError, RedisClusterException, RedisError
 from redis.retry import Retry
 
+from .. import near_cache as near
+from .. import signals
 from ..clients import Clients
 from ..exceptions import SessionStoreUnavailable
 from ..ids import digest, session_id
-from ..policy import log, session_limit
+from ..policy import session_limit
 from ..users import user_id_of
 from .base import ConditionalSessionBase, Stored, VersionConflict
 
@@ -96,6 +103,7 @@ DEFAULTS: dict[str, Any] = {
     "WAIT_REPLICAS": 0,  # WAIT for this many replicas after each write; 0: off
     "WAIT_TIMEOUT_MS": 100,
     "CLUSTER": False,  # True: a Redis Cluster (needs URL); "auto": ask the server (INFO cluster)
+    "NEAR_CACHE": None,  # {"MAX_ENTRIES": 10000}: reads with no round trip (near_cache.py)
 }
 
 suspicious = logging.getLogger("django.security.SuspiciousSession")
@@ -130,9 +138,9 @@ def options():
     return DEFAULTS | getattr(settings, "SESSION_REDIS", {})
 
 
-def connection():
+def connection(opts=None):
     """Return the redis-py client for the session store: URL's own, else the cache's."""
-    opts = options()
+    opts = opts or options()
     if opts["URL"] is not None:
         return own_client(opts["URL"], opts["CONNECTION_KWARGS"], opts["CLUSTER"])
     return cache_client(opts["CACHE_ALIAS"])
@@ -162,6 +170,45 @@ def new_client(url, kwargs, cluster):
         except OUTAGES as exc:
             raise SessionStoreUnavailable(f"Redis Cluster unreachable: {exc}") from exc
     return Redis.from_url(url, **CONNECTION_DEFAULTS | kwargs)
+
+
+_near_caches = Clients()  # one per process and client
+
+
+def near_cache(opts=None):
+    """Return this process's near cache of sessions, None when ``NEAR_CACHE`` is off."""
+    opts = opts or options()
+    if opts["NEAR_CACHE"] is None:
+        return None
+    client = connection(opts)
+    config = near.DEFAULTS | opts["NEAR_CACHE"]
+    size, interval = config["MAX_ENTRIES"], config["HEALTH_CHECK_INTERVAL"]
+    return _near_caches.get_or_make(
+        (id(client), size, interval), lambda: near.NearCache(client.connection_pool, size, interval)
+    )
+
+
+def get(key, store=None, id=None):
+    """Return the value stored under ``key``: from the near cache when on (no round trip for a
+    session it holds; ``store`` signals each hit or miss for session ``id``), else one ``GET``."""
+    cache = near_cache()
+    if cache is None:
+        return call("GET", key)
+    try:
+        value, held = cache.lookup(key)
+    except OUTAGES as exc:
+        raise SessionStoreUnavailable(f"Redis GET failed: {exc}") from exc
+    if store is not None:
+        signal = signals.near_cache_hit if held else signals.near_cache_miss
+        signals.send(signal, store, session_id=id)
+    return value
+
+
+def forget(*keys):
+    """Drop ``keys`` from this process's near cache, if on: it just wrote or deleted them."""
+    cache = near_cache()
+    for key in keys if cache is not None else ():
+        cache.forget(key)
 
 
 def is_cluster(client):
@@ -194,7 +241,37 @@ class Value(NamedTuple):
 
     version: int
     user: str | None  # the sha256 of the user id
-    encoded: str  # Django's encoding, which never contains "|"
+    encoded: str  # "2|<mac>|<JSON>", or Django's signed form (format 1, which has no "|")
+
+
+FORMAT = "2"  # the stored format encode() writes; decode() reads it and format 1
+MAC_SALT = "session_engines.backends.redis"
+
+
+def mac(text, secret=None):
+    """Return the hex HMAC-SHA256 of a session's JSON under SECRET_KEY (or ``secret``): Django's
+    ``salted_hmac(MAC_SALT, text, secret, algorithm="sha256")``, its key derived once."""
+    keyed = keyed_hmac(settings.SECRET_KEY if secret is None else secret).copy()
+    keyed.update(text.encode())
+    return keyed.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def keyed_hmac(secret):
+    """Return the HMAC-SHA256 of nothing yet under ``salted_hmac``'s key for ``secret``."""
+    return salted_hmac(MAC_SALT, b"", secret=secret, algorithm="sha256")
+
+
+def verified_json(encoded):
+    """Return the JSON text of a format 2 encoded session, None when its MAC matches no key of
+    SECRET_KEY and SECRET_KEY_FALLBACKS (or ValueError: not format 2)."""
+    version, tag, text = encoded.split("|", 2)
+    if version != FORMAT:
+        raise ValueError(f"unknown stored format {version!r}")
+    for secret in (None, *settings.SECRET_KEY_FALLBACKS):
+        if constant_time_compare(tag, mac(text, secret)):
+            return text
+    return None
 
 
 def pack(encoded, user_id):
@@ -377,7 +454,7 @@ def pipelined(commands, wait):
     """Return the replies to ``commands`` (a NoScriptError as a reply), WAIT checked."""
     opts = options()
     wait = wait and opts["WAIT_REPLICAS"] > 0
-    client = connection()
+    client = connection(opts)
     try:
         if len(commands) == 1 and not wait:
             try:
@@ -434,19 +511,16 @@ def wait_targets(client, commands):
 
 def delete_by_digest(session_digest, prefix=None):
     """End a session and drop it from its user's index; True when it existed."""
+    key = session_key_name(session_digest, prefix)
     if is_cluster(connection()):  # the index is another slot: read the user as we delete
-        old = call("GETDEL", session_key_name(session_digest, prefix), wait=True)
+        old = call("GETDEL", key, wait=True)
         user = stored_user_of(old)
         if user is not None:
             call("ZREM", user_index_prefix(prefix) + user, session_digest, wait=True)
         return old is not None
-    return bool(
-        DELETE(
-            [session_key_name(session_digest, prefix)],
-            [session_digest, user_index_prefix(prefix)],
-            wait=True,
-        )
-    )
+    existed = DELETE([key], [session_digest, user_index_prefix(prefix)], wait=True)
+    forget(key)
+    return bool(existed)
 
 
 def stored_user_of(value):
@@ -472,7 +546,8 @@ class SessionStore(ConditionalSessionBase):
         self._stored_user = UNKNOWN
 
     def _read(self, session_key):
-        value = call("GET", session_key_name(session_id(session_key)))
+        id = session_id(session_key)
+        value = get(session_key_name(id), self, id)
         if value is None:
             return None
         try:
@@ -482,7 +557,39 @@ class SessionStore(ConditionalSessionBase):
             return None
         if session_key == self.session_key:
             self._stored_user = stored.user
-        return Stored(self.decode(stored.encoded), stored.version)  # corrupt: logged, {}
+        data, source = self._decoded(stored.encoded)
+        return Stored(data, stored.version, source)
+
+    # The stored format: the session's JSON as it is, behind an HMAC of it. Reading it costs
+    # one HMAC-SHA256 and one json.loads, as the stock cache engine's plain JSON costs a load;
+    # Django's signed form (format 1) adds base64, a zlib check and its own HMAC. JSON only:
+    # never pickle, so a store writer without SECRET_KEY can at worst log a user out.
+
+    def encode(self, session_dict):
+        text = json.dumps(session_dict, separators=(",", ":"))
+        return f"{FORMAT}|{mac(text)}|{text}"
+
+    def decode(self, session_data):
+        return self._decoded(session_data)[0]
+
+    def _decoded(self, encoded):
+        """Return (the session's data, its JSON text or None) from its encoded form: ``{}``
+        when it was not signed with our secret (logged, as Django does) or is not JSON."""
+        if "|" not in encoded:  # format 1: Django's signing.dumps
+            return super().decode(encoded), None
+        try:
+            text = verified_json(encoded)
+            if text is None:
+                suspicious.warning("Session data corrupted: its HMAC does not match")
+                return {}, None
+            data = json.loads(text)
+        except ValueError as exc:  # an unknown format, or not JSON
+            suspicious.warning("Session data corrupted: %s", exc)
+            return {}, None
+        if not isinstance(data, dict):
+            suspicious.warning("Session data corrupted: not a JSON object")
+            return {}, None
+        return data, text
 
     def _create_record(self, data, replacing):
         ttl = self.get_expiry_age()
@@ -494,7 +601,7 @@ class SessionStore(ConditionalSessionBase):
         value = pack(self.encode(data), user_id)
         if is_cluster(connection()):  # no per-user session limit there: one slot per script
             return self._create_on_cluster(key, value, ttl, user_id, replacing)
-        ended = []
+        ended, old = [], []
         if user_id is None and replacing is None:
             written = call("SET", key, f"1|{value}", "NX", "EX", ttl, wait=True)
         else:
@@ -510,8 +617,8 @@ class SessionStore(ConditionalSessionBase):
         if not written:
             raise CreateError
         self._stored_user = None if user_id is None else digest(user_id)
-        for id in ended:
-            log("revoked", id=id, user=user_id, by="session-limit")
+        forget(*old, *(session_key_name(id) for id in ended))
+        self._revoked(ended, user_id)
         return 1
 
     def _create_on_cluster(self, key, value, ttl, user_id, replacing):
@@ -534,7 +641,8 @@ class SessionStore(ConditionalSessionBase):
     def _update_record(self, data, version):
         ttl = self.get_expiry_age()
         if ttl <= 0:  # an expiry already past: the session ends now
-            self.delete()
+            with signals.ending(self, "expired"):
+                self.delete()
             return version
         session_digest = session_id(self.session_key)
         user_id = user_id_of(data)
@@ -550,10 +658,12 @@ class SessionStore(ConditionalSessionBase):
         else:
             args = [value, ttl, version, session_digest, user_index_prefix()]
             reply = UPDATE([key, *index], args, wait=True)
+        forget(key)  # written, or found moved or gone: what this process held is stale
         if isinstance(reply, list):  # saved by another request meanwhile: here it is
             current = unpack(reply[0])
             self._stored_user = current.user
-            raise VersionConflict(Stored(self.decode(current.encoded), current.version))
+            data, source = self._decoded(current.encoded)
+            raise VersionConflict(Stored(data, current.version, source))
         if not reply:
             raise UpdateError
         if cluster and self._stored_user not in (UNKNOWN, None, user):
@@ -567,6 +677,7 @@ class SessionStore(ConditionalSessionBase):
         session_digest = session_id(session_key)
         if stored_user is None:
             call("DEL", session_key_name(session_digest), wait=True)
+            forget(session_key_name(session_digest))
         elif is_cluster(connection()):
             # The user unknown (not read): its index keeps the member until it is read and
             # pruned (for_user), rather than a round trip more to read the user first.

@@ -2,8 +2,9 @@
 
 ``SessionEnginesConfig.ready()`` registers them. The settings checks carry the tag ``sessions``
 (``manage.py check --tag sessions``): E101-E109 for ``SESSION_DYNAMODB`` (``checks.dynamodb``),
-E201-E205 and E208-E212 for ``SESSION_REDIS`` (``checks.redis``), E301-E312 for
-``SESSION_POLICY`` (``checks.policy``), E401-E405 for ``SESSION_MIGRATE`` (``checks.migrate``).
+E201-E205 and E208-E214 for ``SESSION_REDIS`` (``checks.redis``), E301-E312 for
+``SESSION_POLICY`` (``checks.policy``), E401-E405 for ``SESSION_MIGRATE`` (``checks.migrate``),
+E501-E506 for ``SESSION_METRICS`` (``checks.metrics``).
 The cache checks carry
 Django's ``caches`` tag: E206 and E207, for a django-redis cache that holds sessions. An
 engine's client library (boto3, redis-py, django-redis) is imported only when that engine is

@@ -1,4 +1,4 @@
-"""System checks for ``SESSION_DYNAMODB`` (E101-E109), run when it is set or the engine used."""
+"""System checks for ``SESSION_DYNAMODB`` (E101-E110), run when it is set or the engine used."""
 
 import re
 
@@ -9,6 +9,19 @@ from . import invalid, is_int, missing_library
 
 ENGINE = "session_engines.backends.dynamodb"
 OBJ = "settings.SESSION_DYNAMODB"
+
+# The keys that take True or False: (the hint, the check's id).
+BOOLEANS = {
+    "CONSISTENT_READ": (
+        "True (the default) reads the latest write; False costs half and may read stale data.",
+        "session_engines.E106",
+    ),
+    "REQUIRE_CRC32": (
+        "True (the default, as DynamoDB always sends x-amz-crc32) or False for a compatible "
+        "store that sends none.",
+        "session_engines.E110",
+    ),
+}
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 URL = re.compile(r"https?://[^/]")
 
@@ -75,16 +88,11 @@ def check_dynamodb_settings(app_configs=None, **kwargs):
                 id="session_engines.E105",
             )
         )
-    if not isinstance(opts["CONSISTENT_READ"], bool):
-        errors.append(
-            checks.Error(
-                invalid("SESSION_DYNAMODB", "CONSISTENT_READ", opts["CONSISTENT_READ"]),
-                hint="True (the default) reads the latest write; False costs half and may read "
-                "stale data.",
-                obj=OBJ,
-                id="session_engines.E106",
+    for key, (hint, id) in BOOLEANS.items():
+        if not isinstance(opts[key], bool):
+            errors.append(
+                checks.Error(invalid("SESSION_DYNAMODB", key, opts[key]), hint=hint, obj=OBJ, id=id)
             )
-        )
     if not is_int(opts["COMPRESS_MIN_BYTES"], 0):
         errors.append(
             checks.Error(

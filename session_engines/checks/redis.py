@@ -1,5 +1,5 @@
 """System checks for the Redis engines: ``SESSION_REDIS`` for the native engine (E201-E205,
-E208-E212) and the django-redis cache that holds sessions, for either engine (E206, E207).
+E208-E214) and the django-redis cache that holds sessions, for either engine (E206, E207).
 """
 
 from urllib.parse import urlsplit
@@ -46,7 +46,7 @@ def check_redis_settings(app_configs=None, **kwargs):
     opts = redis.options()
     connection_errors = redis_connection_errors(opts, "CONNECTION_KWARGS" in config)
     connection_errors += cluster_errors(opts)
-    errors += connection_errors
+    errors += connection_errors + near_cache_errors(opts)
     if not isinstance(opts["KEY_PREFIX"], str) or not opts["KEY_PREFIX"]:
         errors.append(
             checks.Error(
@@ -141,6 +141,41 @@ def cluster_errors(opts):
     else:
         return []
     return [checks.Error(problem, hint=hint, obj=OBJ, id="session_engines.E212")]
+
+
+def near_cache_errors(opts):
+    """Return the errors in NEAR_CACHE: None, or a dict of near_cache.DEFAULTS's keys, and never
+    on a cluster."""
+    from .. import near_cache
+
+    config = opts["NEAR_CACHE"]
+    if config is None:
+        return []
+    hint = "None (off), or e.g. {'MAX_ENTRIES': 10000, 'HEALTH_CHECK_INTERVAL': 1.0}."
+    if not isinstance(config, dict) or set(config) - set(near_cache.DEFAULTS):
+        problem = invalid("SESSION_REDIS", "NEAR_CACHE", config)
+        return [checks.Error(problem, hint=hint, obj=OBJ, id="session_engines.E213")]
+    config = near_cache.DEFAULTS | config
+    interval = config["HEALTH_CHECK_INTERVAL"]
+    if not is_int(config["MAX_ENTRIES"], 1) or not (
+        isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0
+    ):
+        problem = (
+            "SESSION_REDIS['NEAR_CACHE']['MAX_ENTRIES'] must be an int >= 1 and "
+            "'HEALTH_CHECK_INTERVAL' a number of seconds > 0."
+        )
+        return [checks.Error(problem, hint=hint, obj=OBJ, id="session_engines.E213")]
+    if opts["CLUSTER"]:
+        return [
+            checks.Error(
+                "SESSION_REDIS['NEAR_CACHE'] does not work with 'CLUSTER'.",
+                hint="The near cache tracks one server's connection; a cluster would need one "
+                "per node (not built). Set NEAR_CACHE = None on a cluster.",
+                obj=OBJ,
+                id="session_engines.E214",
+            )
+        ]
+    return []
 
 
 def is_redis_url(url):

@@ -10,11 +10,14 @@ from __future__ import annotations
 import builtins  # the Protocol's list() shadows list[...] in its body
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from .. import signals
 
 # Django's own engines cannot name their operator; ours do (``SessionStore.operator``).
 DJANGO_ENGINES = {
@@ -87,13 +90,57 @@ def has_operator() -> bool:
 
 
 def get_operator() -> Operator:
-    """Return the operator of ``settings.SESSION_ENGINE`` (NoOperator when it has none)."""
-    return operator_for(settings.SESSION_ENGINE)
+    """Return the operator of ``settings.SESSION_ENGINE`` (NoOperator when it has none), which
+    signals the sessions it ends (``session_ended``, reason "revoked")."""
+    engine = settings.SESSION_ENGINE
+    return revoking(operator_class(engine))(engine)
+
+
+class Revoking:
+    """Signal the sessions an operator ends, once each: the operators it uses inside (the
+    migrating engine's) and the engines they call send nothing."""
+
+    _engine: str
+
+    def __init__(self, session_engine=None):
+        self._engine = session_engine or settings.SESSION_ENGINE
+        super().__init__(session_engine)
+
+    def delete(self, id):
+        with signals.quiet():
+            ended = super().delete(id)
+        if ended:
+            self._ended(session_id=id, count=1)
+        return ended
+
+    def delete_for_user(self, user_id):
+        with signals.quiet():
+            ended = super().delete_for_user(user_id)
+        if ended:
+            self._ended(session_id=None, count=ended)
+        return ended
+
+    def _ended(self, **arguments):
+        sender = import_string(f"{self._engine}.SessionStore")
+        signals.send(signals.session_ended, sender, reason="revoked", **arguments)
+
+
+@cache
+def revoking(operator_class):
+    """Return ``operator_class`` with ``Revoking`` in front (one class per operator class)."""
+    attributes = {"__module__": operator_class.__module__}
+    return type(operator_class.__name__, (Revoking, operator_class), attributes)
 
 
 def operator_for(engine: str) -> Operator:
-    """Return the operator of ``engine``, configured or not (NoOperator when it has none)."""
+    """Return the operator of ``engine``, configured or not (NoOperator when it has none); it
+    signals nothing (the bulk copy's moves are no revokes)."""
+    return operator_class(engine)(engine)
+
+
+def operator_class(engine: str) -> type:
+    """Return the operator class of ``engine`` (NoOperator when it has none)."""
     path = operator_path(engine)
     if path is None:
         raise NoOperator(f"No session operator for {engine!r}")
-    return import_string(path)(engine)
+    return import_string(path)

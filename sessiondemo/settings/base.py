@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "accounts.middleware.served_by",
+    "accounts.middleware.json_errors",  # every error JSON, whoever answered it
     "accounts.middleware.healthz",
     # X-Session-Conflicts: outside SessionMiddleware, so it reads the count after the save.
     "accounts.middleware.session_conflicts",
@@ -74,6 +75,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# The benchmark's count of round trips to a database (harness.bench): X-Database-Queries.
+if env_bool("DJANGO_COUNT_QUERIES"):
+    MIDDLEWARE.insert(0, "accounts.middleware.database_queries")
 
 ROOT_URLCONF = "sessiondemo.urls"
 WSGI_APPLICATION = "sessiondemo.wsgi.application"
@@ -178,6 +183,13 @@ SESSION_REDIS = {
     # Multi-AZ replication group keeps acknowledged sessions through a failover.
     "WAIT_REPLICAS": int(os.environ.get("SESSION_REDIS_WAIT_REPLICAS", "0")),
     "WAIT_TIMEOUT_MS": int(os.environ.get("SESSION_REDIS_WAIT_TIMEOUT_MS", "100")),
+    # SESSION_REDIS_NEAR_CACHE=10000: each process holds up to that many sessions and reads them
+    # with no round trip, kept exact by Redis's invalidations (session_engines/near_cache.py).
+    "NEAR_CACHE": (
+        {"MAX_ENTRIES": int(os.environ["SESSION_REDIS_NEAR_CACHE"])}
+        if os.environ.get("SESSION_REDIS_NEAR_CACHE")
+        else None
+    ),
 }
 if REDIS_CLUSTER:
     SESSION_REDIS |= {
@@ -196,6 +208,15 @@ SESSION_DYNAMODB = {
     "ENDPOINT_URL": os.environ.get("SESSION_DYNAMODB_ENDPOINT_URL") or None,
 }
 
+# Prometheus metrics at /metrics (session_engines.metrics): SESSION_METRICS=1 (needs the
+# prometheus extra). Scrapers: SESSION_METRICS_ADDRESSES="10.0.0.0/16,..." with no token, or
+# SESSION_METRICS_TOKEN as a bearer token; staff users too.
+SESSION_METRICS = {
+    "ENABLED": env_bool("SESSION_METRICS", default=False),
+    "ADDRESSES": [a for a in os.environ.get("SESSION_METRICS_ADDRESSES", "").split(",") if a],
+    "TOKEN": os.environ.get("SESSION_METRICS_TOKEN") or None,
+}
+
 # --- Production hardening: on whenever DEBUG is off -------------------------------------------
 # The ALB terminates TLS and tells us with X-Forwarded-Proto.
 # DJANGO_HTTPS=0 opts out for plain-HTTP demos on loopback only (HAProxy harness).
@@ -204,7 +225,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapers inside the VPC
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000")) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)

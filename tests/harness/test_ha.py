@@ -95,7 +95,7 @@ def test_redis_cluster_keeps_every_session_through_a_killed_primary():
     assert recovered == 6  # every shard takes sign-ins again, the promoted one too
 
 
-def signed_in_reads(url, *, users, timeout=20.0):
+def signed_in_reads(url, *, users, timeout=60.0):
     """Sign ``users`` users in (retrying 503s) and read each one's session back."""
     deadline, done = time.monotonic() + timeout, 0
     for n in range(users):

@@ -15,7 +15,8 @@ from harness.postgres import postgres_server
 
 from .helpers import ENGINES, Calls, engine_names, engine_param, start_engine, use_table
 
-pytest_plugins = ["harness.pytest_servers"]  # redis_url, redis_server_url, valkey, the cluster
+# redis_url, redis_server_url, valkey, the cluster; one hypothesis seed per run, replayable
+pytest_plugins = ["harness.pytest_servers", "harness.pytest_fuzz"]
 
 # --- Servers -----------------------------------------------------------------------------------
 

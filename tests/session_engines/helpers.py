@@ -18,6 +18,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from harness.redis import wait_until
 from session_engines.ids import session_id
 from session_engines.operators import operator_for
 
@@ -117,7 +118,7 @@ class Redis:
         # Redis expires a key itself: an expired session is one its TTL has run out on.
         for key in self.keys(session_key):
             self.client.pexpire(key, 1)
-        time.sleep(0.01)
+        wait_until(lambda: not self.keys(session_key))  # gone once read past its TTL
 
     def corrupt(self, session_key):
         for key in self.keys(session_key):
@@ -497,6 +498,20 @@ def walk(operator, limit):
         if cursor is None:
             return ids, pages
         assert isinstance(cursor, str)
+
+
+def until_acknowledged(send, timeout=60.0):
+    """Send a write until it answers 200, and return that answer: a 503 (Redis's WAIT counted
+    no replica in time, as a busy machine can make it) is retried, as a client would, which is
+    safe; anything else fails the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = send()
+        if response.status_code == 200:
+            return response
+        assert response.status_code == 503, response.content  # never a 500
+        assert time.monotonic() < deadline, f"not acknowledged within {timeout}s"
+        time.sleep(0.1)
 
 
 def assert_503(response):

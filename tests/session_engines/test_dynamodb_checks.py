@@ -24,6 +24,7 @@ BAD = [
     pytest.param({"COMPRESS_MIN_BYTES": True}, "session_engines.E107", id="compress-bool"),
     pytest.param({"COMPRESS_MIN_BYTES": "1k"}, "session_engines.E107", id="compress-str"),
     pytest.param({"CLIENT_CONFIG": 3}, "session_engines.E108", id="config-not-dict"),
+    pytest.param({"REQUIRE_CRC32": "no"}, "session_engines.E110", id="crc32-str"),
     pytest.param({"CLIENT_CONFIG": {"timeout": 1}}, "session_engines.E108", id="config-unknown"),
     pytest.param(
         {"CLIENT_CONFIG": {"retries": {"mode": "eager"}}}, "session_engines.E108", id="config-bad"

@@ -33,10 +33,11 @@ def test_unresponsive_redis_is_a_503_within_the_timeout_then_recovers(engine, cl
         with node.frozen():  # connections stay open, nothing answers
             response, elapsed = timed(lambda: client.get("/session"))  # the load path
             assert_503(response)
-            assert elapsed < django_settings.REDIS_TIMEOUT + 1  # one timeout, not a 16 s hang
+            # One timeout, not a 16 s hang (a margin for a busy machine).
+            assert elapsed < django_settings.REDIS_TIMEOUT + 5
             response, elapsed = timed(lambda: login(client, {"userId": "bob", "userNm": "Bob"}))
             assert_503(response)
-            assert elapsed < django_settings.REDIS_TIMEOUT + 1
+            assert elapsed < django_settings.REDIS_TIMEOUT + 5
         # Same process, same pool: the user is still logged in.
         assert client.get("/session").json() == ALICE
 
