@@ -6,9 +6,9 @@
 
 Each engine runs behind HAProxy (round-robin) on two gunicorn instances (2 sync workers each, no
 access log), on its own store: Django's signed cookies (no store: the floor), Django's db,
-cache (django-redis) and cached_db engines, and ours (db, cache, redis, dynamodb on moto
-server, redis on a Redis Cluster). The databases are one PostgreSQL per engine (RDS-like: a
-per-instance SQLite file would lose the session behind round-robin).
+cache (django-redis) and cached_db engines, and ours (db, cache, redis, redis with its near
+cache, dynamodb on moto server, redis on a Redis Cluster). The databases are one PostgreSQL per
+engine (RDS-like: a per-instance SQLite file would lose the session behind round-robin).
 
 Request types: a new visitor's sign-in (``POST /login``, no cookie), a read (``GET /session``),
 a modify (``POST /prefs``), a re-login (``POST /login`` again: the key is cycled) and a logout
@@ -20,9 +20,10 @@ figure is the engine's requests per second over the floor's in the same round: t
 rounds, with the spread (lowest-highest), and the median p50/p99 latency in ms.
 
 Round trips per request are counted at the store before the load: Redis's MONITOR (top-level
-commands; the ones a Lua script runs are inside its one round trip), moto server's log (one line
-per API call), and for databases the queries each response reports (X-Database-Queries,
-DJANGO_COUNT_QUERIES).
+commands; the ones a Lua script runs are inside its one round trip; the near cache's pipelined
+``GET`` + ``PTTL`` is one, and a near-cached read is counted once every worker holds the
+session), moto server's log (one line per API call), and for databases the queries each response
+reports (X-Database-Queries, DJANGO_COUNT_QUERIES).
 
 Distance (the cloud's, between AZs): ``--netem`` puts each store behind a veth pair into a
 network namespace made for the run with ``tc netem`` delaying 0.5 ms each way for Redis and
