@@ -6,9 +6,9 @@
 
 Each engine runs behind HAProxy (round-robin) on two gunicorn instances (2 sync workers each, no
 access log), on its own store: Django's signed cookies (no store: the floor), Django's db,
-cache (django-redis) and cached_db engines, and ours (db, cache, redis, dynamodb on moto
-server, redis on a Redis Cluster). The databases are one PostgreSQL per engine (RDS-like: a
-per-instance SQLite file would lose the session behind round-robin).
+cache (django-redis) and cached_db engines, and ours (db, cache, redis, redis with its near
+cache, dynamodb on moto server, redis on a Redis Cluster). The databases are one PostgreSQL per
+engine (RDS-like: a per-instance SQLite file would lose the session behind round-robin).
 
 Request types: a new visitor's sign-in (``POST /login``, no cookie), a read (``GET /session``),
 a modify (``POST /prefs``), a re-login (``POST /login`` again: the key is cycled) and a logout
@@ -20,9 +20,10 @@ figure is the engine's requests per second over the floor's in the same round: t
 rounds, with the spread (lowest-highest), and the median p50/p99 latency in ms.
 
 Round trips per request are counted at the store before the load: Redis's MONITOR (top-level
-commands; the ones a Lua script runs are inside its one round trip), moto server's log (one line
-per API call), and for databases the queries each response reports (X-Database-Queries,
-DJANGO_COUNT_QUERIES).
+commands; the ones a Lua script runs are inside its one round trip; the near cache's pipelined
+``GET`` + ``PTTL`` is one, and a near-cached read is counted once every worker holds the
+session), moto server's log (one line per API call), and for databases the queries each response
+reports (X-Database-Queries, DJANGO_COUNT_QUERIES).
 
 Distance (the cloud's, between AZs): ``--netem`` puts each store behind a veth pair into a
 network namespace made for the run with ``tc netem`` delaying 0.5 ms each way for Redis and
@@ -77,6 +78,9 @@ FLOOR = "signed_cookies"
 DELAYS_MS = {"redis": 0.5, "postgres": 0.5, "dynamodb": 3.0}  # each way
 SESSIONS_KEPT = 64  # cookies per engine and round for read and modify, and as many for re-login
 STORES = ("redis", "database", "dynamodb")
+# Reads of each session before its read is counted with a near cache: 4 processes (2 instances x
+# 2 workers) each miss it once, then hold it.
+WARM_READS = 16
 NOT_ROUND_TRIPS = Recorder.HANDSHAKE | {"CLUSTER", "READONLY", "PING", "INFO", "COMMAND", "ECHO"}
 
 
@@ -87,6 +91,10 @@ class BenchEngine:
     settings: str
     stores: tuple  # of "postgres", "redis", "cluster", "dynamodb"
     env: dict = field(default_factory=dict)
+
+    @property
+    def near_cache(self):
+        return bool(self.env.get("SESSION_REDIS_NEAR_CACHE"))
 
     @property
     def prepare(self):
@@ -102,8 +110,8 @@ def stock(name, title, stores=()):
     return BenchEngine(name if name == FLOOR else f"django_{name}", title, STOCK, stores, env)
 
 
-def ours(name, title, stores, settings=None):
-    return BenchEngine(name, title, f"sessiondemo.settings.{settings or name}", stores)
+def ours(name, title, stores, settings=None, env=None):
+    return BenchEngine(name, title, f"sessiondemo.settings.{settings or name}", stores, env or {})
 
 
 STOCK = "sessiondemo.settings.stock"
@@ -117,6 +125,13 @@ ENGINES = {
         ours("db", "ours: db", ("postgres",)),
         ours("cache", "ours: cache", ("redis",)),
         ours("redis", "ours: redis", ("redis",)),
+        ours(
+            "redis_near",
+            "ours: redis + near cache",
+            ("redis",),
+            settings="redis",
+            env={"SESSION_REDIS_NEAR_CACHE": "10000"},
+        ),
         ours("dynamodb", "ours: dynamodb (moto)", ("dynamodb",)),
         ours("redis_cluster", "ours: redis on a Redis Cluster", ("cluster",), settings="redis"),
     ]
@@ -154,10 +169,21 @@ class Meter:
             recorders = [stack.enter_context(Recorder(url)) for url in self.redis_urls]
             calls = self.moto_calls()
             yield counted
-        counted["redis"] = sum(
-            1 for r in recorders for name in r.names() if name not in NOT_ROUND_TRIPS
-        )
+        counted["redis"] = sum(redis_round_trips(r) for r in recorders)
         counted["dynamodb"] = self.moto_calls() - calls
+
+
+def redis_round_trips(recorder):
+    """The round trips in a Recorder's commands: one each, but the near cache's miss pipelines
+    ``GET`` and ``PTTL`` of one key on its tracking connection (one round trip, two commands;
+    its health check ``PING``, at most once a second per process, is not counted)."""
+    trips, previous = 0, {}  # client -> its last command
+    for command, client in zip(recorder.commands, recorder.clients, strict=True):
+        name, _, key = command.partition(" ")
+        pipelined = name == "PTTL" and previous.get(client) == f"GET {key}"
+        trips += name not in NOT_ROUND_TRIPS and not pipelined
+        previous[client] = command
+    return trips
 
 
 def rewrite(url, port, address):
@@ -260,6 +286,10 @@ def round_trips(running, *, per_type=6):
         if kind != "signin":
             for http in clients:
                 sign_in(http, url)
+        if kind == "read" and running.engine.near_cache:  # held by every worker, as once warm
+            for http in clients:
+                for _ in range(WARM_READS):
+                    REQUESTS[kind](http, url).raise_for_status()
         with running.meter.counting() as counted:
             for http in clients:
                 answer = REQUESTS[kind](http, url)
@@ -625,8 +655,12 @@ def overhead_rows(node, *, iterations):
             lambda: dynamo.put_item(TableName=table, Item=item),
         ),
     }
+    raw["redis_script"] = (raw["redis"][0], raw_update_script(raw_redis, data))
     engines = [
         ("redis", "session_engines.backends.redis", "redis", "GET", "SET"),
+        # Its save against the same script sent raw: the script's own work in Redis (compare
+        # the version, SET, the user index) left out, what remains is the engine's Python.
+        ("redis", "session_engines.backends.redis", "redis_script", None, "EVALSHA UPDATE"),
         ("cache", "session_engines.backends.cache", "redis", "GET", "SET"),
         ("dynamodb", "session_engines.backends.dynamodb", "dynamodb", "get_item", "put_item"),
     ]
@@ -642,6 +676,8 @@ def overhead_rows(node, *, iterations):
             ("load", load, raw_load, raw_load_name),
             ("save", save, raw_save, raw_save_name),
         ]:
+            if raw_name is None:
+                continue
             mine, base = [], []
             for _ in range(iterations if client == "redis" else iterations // 4):
                 for timings, call in ((mine, ours), (base, theirs)):  # interleaved
@@ -661,6 +697,29 @@ def overhead_rows(node, *, iterations):
             )
         stack.close()
     return rows
+
+
+def raw_update_script(client, data):
+    """Return a call of the redis engine's UPDATE script on a session of its own, sent raw (the
+    version it expects kept from each reply, so every call writes)."""
+    from session_engines.backends import redis as engine
+    from session_engines.users import user_id_of
+
+    store = engine.SessionStore()
+    store.update(data)
+    store.save()
+    session_digest = engine.session_id(store.session_key)
+    key, user_id = engine.session_key_name(session_digest), user_id_of(data)
+    index = [] if user_id is None else [engine.user_index_name(user_id)]
+    value = engine.pack(store.encode(data), user_id)
+    version = [1]
+
+    def update():
+        args = [value, 1209600, version[0], session_digest, engine.user_index_prefix()]
+        reply = client.execute_command(*engine.UPDATE.command([key, *index], args))
+        version[0] = engine.unpack(reply[0]).version if isinstance(reply, list) else reply
+
+    return update
 
 
 def overhead_markdown(rows, target=1.3):

@@ -357,6 +357,7 @@ class Recorder:
     def __init__(self, url):
         self.client = redis.Redis.from_url(url)
         self.commands, self.script_commands, self.handshakes = [], [], []
+        self.clients = []  # the client ("address:port") that sent each of ``commands``
         self._token = secrets.token_hex(8)
 
     def __enter__(self):
@@ -380,6 +381,7 @@ class Recorder:
                 self.handshakes.append(entry)
             else:
                 self.commands.append(entry)
+                self.clients.append(f"{event['client_address']}:{event['client_port']}")
 
     def __exit__(self, *exc_info):
         self.client.echo(self._token)  # MONITOR shows it last; the reader stops there

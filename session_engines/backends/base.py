@@ -131,7 +131,11 @@ class ConditionalSessionBase(SessionBase):
 
     def _remember(self, data, version, source=None):
         # A request that only reads never needs the fingerprints: with the JSON text loaded,
-        # they are computed from it at the first save, not at every load.
+        # they are computed from it at the first save, not at every load; after a write, from
+        # the JSON the engine just wrote, if its ``encode`` kept it (``_written``: (data, text)).
+        written, self._written = getattr(self, "_written", None), None
+        if source is None and written is not None and written[0] is data:
+            source = written[1]
         self._source = source
         self._fingerprints = None if source else fingerprints(data)
         self._version = version

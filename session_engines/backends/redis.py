@@ -250,7 +250,9 @@ MAC_SALT = "session_engines.backends.redis"
 
 def mac(text, secret=None):
     """Return the hex HMAC-SHA256 of a session's JSON under SECRET_KEY (or ``secret``): Django's
-    ``salted_hmac(MAC_SALT, text, secret, algorithm="sha256")``, its key derived once."""
+    ``salted_hmac(MAC_SALT, text, secret, algorithm="sha256")``, its key derived once. (A copy
+    of a keyed ``hmac.HMAC`` costs less than ``hmac.digest``, which looks the digest up in
+    OpenSSL 3 at every call.)"""
     keyed = keyed_hmac(settings.SECRET_KEY if secret is None else secret).copy()
     keyed.update(text.encode())
     return keyed.hexdigest()
@@ -300,8 +302,8 @@ class Script:
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         SOURCES[self.sha] = source
 
-    def __call__(self, keys, args, *, wait=False):
-        return send(self.command(keys, args), wait=wait)[0]
+    def __call__(self, keys, args, *, wait=False, client=None):
+        return send(self.command(keys, args), wait=wait, client=client)[0]
 
     def command(self, keys, args):
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
@@ -426,22 +428,23 @@ return 1
 )
 
 
-def call(*command, wait=False):
+def call(*command, wait=False, client=None):
     """Send one command in one round trip (WAIT pipelined behind a write when configured)."""
-    return send(command, wait=wait)[0]
+    return send(command, wait=wait, client=client)[0]
 
 
-def send(*commands, wait=False):
+def send(*commands, wait=False, client=None):
     """Send ``commands`` in one round trip and return their replies: one pipeline, which a
     cluster client writes to every node it reaches before reading any reply. With ``wait`` and
     WAIT_REPLICAS, a WAIT follows the writes on each node's connection. A script the server
     lacks (restart, failover, a new node) is sent again as EVAL, alone: the other commands ran.
+    ``client``: ``connection()``, when the caller has it already.
     """
-    replies = pipelined(commands, wait)
+    replies = pipelined(commands, wait, client)
     missing = [n for n, reply in enumerate(replies) if is_no_script(reply)]
     if missing:
         scripts = [("EVAL", SOURCES[commands[n][1]], *commands[n][2:]) for n in missing]
-        for n, reply in zip(missing, pipelined(scripts, wait), strict=True):
+        for n, reply in zip(missing, pipelined(scripts, wait, client), strict=True):
             replies[n] = reply
     return replies
 
@@ -450,11 +453,12 @@ def is_no_script(reply):
     return isinstance(reply, NoScriptError)
 
 
-def pipelined(commands, wait):
+def pipelined(commands, wait, client=None):
     """Return the replies to ``commands`` (a NoScriptError as a reply), WAIT checked."""
     opts = options()
     wait = wait and opts["WAIT_REPLICAS"] > 0
-    client = connection(opts)
+    if client is None:
+        client = connection(opts)
     try:
         if len(commands) == 1 and not wait:
             try:
@@ -567,6 +571,7 @@ class SessionStore(ConditionalSessionBase):
 
     def encode(self, session_dict):
         text = json.dumps(session_dict, separators=(",", ":"))
+        self._written = (session_dict, text)  # the fingerprints' source once it is written
         return f"{FORMAT}|{mac(text)}|{text}"
 
     def decode(self, session_data):
@@ -599,11 +604,12 @@ class SessionStore(ConditionalSessionBase):
         key = session_key_name(session_digest)
         user_id = user_id_of(data)
         value = pack(self.encode(data), user_id)
-        if is_cluster(connection()):  # no per-user session limit there: one slot per script
+        client = connection()
+        if is_cluster(client):  # no per-user session limit there: one slot per script
             return self._create_on_cluster(key, value, ttl, user_id, replacing)
         ended, old = [], []
         if user_id is None and replacing is None:
-            written = call("SET", key, f"1|{value}", "NX", "EX", ttl, wait=True)
+            written = call("SET", key, f"1|{value}", "NX", "EX", ttl, wait=True, client=client)
         else:
             index = [] if user_id is None else [user_index_name(user_id)]
             old = [] if replacing is None else [session_key_name(session_id(replacing))]
@@ -612,7 +618,7 @@ class SessionStore(ConditionalSessionBase):
             limit = session_limit(data)
             args += ["0" if limit is None else limit[1], "" if user_id is None else digest(user_id)]
             args.append(session_key_name(""))
-            written = CREATE([key, *index, *old], args, wait=True)
+            written = CREATE([key, *index, *old], args, wait=True, client=client)
             ended = [d.decode() for d in written[1:]] if written else []
         if not written:
             raise CreateError
@@ -650,14 +656,15 @@ class SessionStore(ConditionalSessionBase):
         index = [] if user_id is None else [user_index_name(user_id)]
         value = pack(self.encode(data), user_id)
         key = session_key_name(session_digest)
-        cluster = is_cluster(connection())
+        client = connection()
+        cluster = is_cluster(client)
         if cluster:
             commands = [UPDATE_SESSION.command([key], [value, ttl, version])]
             commands += [INDEX_ADD.command(index, [session_digest, ttl])] if index else []
             reply = send(*commands, wait=True)[0]
         else:
             args = [value, ttl, version, session_digest, user_index_prefix()]
-            reply = UPDATE([key, *index], args, wait=True)
+            reply = UPDATE([key, *index], args, wait=True, client=client)
         forget(key)  # written, or found moved or gone: what this process held is stale
         if isinstance(reply, list):  # saved by another request meanwhile: here it is
             current = unpack(reply[0])

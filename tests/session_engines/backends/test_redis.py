@@ -315,3 +315,28 @@ def test_a_read_only_request_computes_no_fingerprints(native_redis, monkeypatch)
     loaded.modified = True
     loaded.save()
     assert SessionStore(session.session_key)["a"] == {"nested": [1, 2]}
+
+
+def test_saving_one_loaded_session_twice_does_not_conflict_with_itself(native_redis, redis_url):
+    session = new_session({"a": {"nested": [1]}})
+    loaded = SessionStore(session.session_key)
+    loaded["b"] = 1
+    loaded.save()  # the server learns the script (EVALSHA, then EVAL once)
+
+    def save_again():
+        loaded["a"]["nested"].append(2)  # in place: still this request's own change
+        loaded.modified = True
+        loaded.save()
+
+    seen = recorded(redis_url, save_again)
+    assert seen.names() == ["EVALSHA"] and loaded.conflicts == 0
+    other = SessionStore(session.session_key)
+    other["c"] = 3
+    other.save()
+    save_again()  # a conflict now: the in-place change is re-applied over the other's key
+    assert loaded.conflicts == 1
+    assert dict(SessionStore(session.session_key).items()) == {
+        "a": {"nested": [1, 2, 2]},
+        "b": 1,
+        "c": 3,
+    }
