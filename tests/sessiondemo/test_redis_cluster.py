@@ -40,9 +40,9 @@ class RoundTrips:
         self.count = 0
         send = engine.pipelined
 
-        def counted(commands, wait):
+        def counted(commands, wait, client=None):
             self.count += 1
-            return send(commands, wait)
+            return send(commands, wait, client)
 
         monkeypatch.setattr(engine, "pipelined", counted)
 

@@ -139,9 +139,9 @@ def round_trips(monkeypatch, load):
 
     commands, pipelined = [], redis.pipelined
 
-    def counted(sent, wait):  # one pipeline: one round trip
+    def counted(sent, wait, client=None):  # one pipeline: one round trip
         commands.append(" ".join(command[0] for command in sent))
-        return pipelined(sent, wait)
+        return pipelined(sent, wait, client)
 
     with monkeypatch.context() as patch, CaptureQueriesContext(connection) as queries:
         patch.setattr(redis, "pipelined", counted)

@@ -63,9 +63,9 @@ class Seen:
         self.cluster, self.round_trips = cluster, 0
         send = engine.pipelined
 
-        def counted(commands, wait):
+        def counted(commands, wait, client=None):
             self.round_trips += 1
-            return send(commands, wait)
+            return send(commands, wait, client)
 
         monkeypatch.setattr(engine, "pipelined", counted)
 
