@@ -42,11 +42,11 @@ import os
 from functools import cache
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from . import signals
+from .conf import setting
 
 DEFAULTS: dict[str, Any] = {"ENABLED": False, "ADDRESSES": [], "TOKEN": None}
 
@@ -56,7 +56,7 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 def options() -> dict[str, Any]:
     """Return SESSION_METRICS over the defaults, read now (never at import)."""
-    return DEFAULTS | getattr(settings, "SESSION_METRICS", {})
+    return DEFAULTS | setting("SESSION_METRICS", {})
 
 
 @cache

@@ -14,11 +14,11 @@ Settings: SESSION_STORE_RETRY_AFTER (seconds, default 2).
 import logging
 import sys
 
-from django.conf import settings
 from django.contrib.sessions import middleware
 from django.http import JsonResponse
 
 from . import signals
+from .conf import setting
 from .exceptions import SessionStoreUnavailable, SessionTooLarge
 from .policy import enforcing
 
@@ -27,7 +27,7 @@ logger = logging.getLogger("session_engines")
 
 def store_unavailable_response(exc):
     logger.error("session store unavailable: %r", exc)
-    retry_after = getattr(settings, "SESSION_STORE_RETRY_AFTER", 2)
+    retry_after = setting("SESSION_STORE_RETRY_AFTER", 2)
     response = JsonResponse(
         {"error": "The session store is unavailable. Retry shortly."}, status=503
     )

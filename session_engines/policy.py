@@ -42,10 +42,10 @@ from datetime import timedelta
 from functools import cache
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.utils import timezone
 
 from . import devices, signals
+from .conf import setting
 from .display import safe_text
 from .ids import session_id
 from .users import auth_user_id, user_id_of
@@ -65,7 +65,7 @@ logger = logging.getLogger("session_engines")
 
 def options():
     """Return SESSION_POLICY over the defaults, read now (never at import)."""
-    return DEFAULTS | getattr(settings, "SESSION_POLICY", {})
+    return DEFAULTS | setting("SESSION_POLICY", {})
 
 
 def now():

@@ -9,9 +9,10 @@ it is unset and the user id is auth's, the name is the user model's ``get_userna
 one query for a whole page of sessions; otherwise sessions show no name.
 """
 
-from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+
+from .conf import setting
 
 
 def _value_at(session_data, path):
@@ -25,7 +26,7 @@ def _value_at(session_data, path):
 
 def user_id_path():
     """Return the dotted path of the user id in a session dict (SESSION_USER_ID_PATH)."""
-    return getattr(settings, "SESSION_USER_ID_PATH", SESSION_KEY)
+    return setting("SESSION_USER_ID_PATH", SESSION_KEY)
 
 
 def user_id_of(session_data):
@@ -46,7 +47,7 @@ def holds_auth_user_id():
 def user_names(sessions):
     """Return the display name of each decoded session dict (None when unknown), in order."""
     sessions = list(sessions)
-    name_path = getattr(settings, "SESSION_USER_NAME_PATH", None)
+    name_path = setting("SESSION_USER_NAME_PATH")
     if name_path is not None:
         return [_value_at(data, name_path) for data in sessions]
     if user_id_path() != SESSION_KEY:

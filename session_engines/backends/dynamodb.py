@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError
 
 from ..clients import Clients
+from ..conf import setting
 from ..exceptions import SessionStoreUnavailable, SessionTooLarge
 from ..ids import encodable, session_id
 from ..policy import session_limit
@@ -88,7 +88,7 @@ CLIENT_DEFAULTS: dict[str, Any] = {
 
 def options() -> dict[str, Any]:
     """SESSION_DYNAMODB over the defaults, read now (never at import)."""
-    return DEFAULTS | getattr(settings, "SESSION_DYNAMODB", {})
+    return DEFAULTS | setting("SESSION_DYNAMODB", {})
 
 
 def table_name() -> str:

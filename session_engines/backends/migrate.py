@@ -38,11 +38,11 @@ exists and a delete in the old one. A logout: one delete in each store.
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError
 from django.utils.module_loading import import_string
 
 from .. import signals
+from ..conf import setting
 from ..exceptions import unavailable_on_outage
 from .base import ConditionalSessionBase, Stored
 
@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {"FROM": None, "TO": None}
 
 def options() -> dict[str, Any]:
     """Return SESSION_MIGRATE over the defaults, read now (never at import)."""
-    return DEFAULTS | getattr(settings, "SESSION_MIGRATE", {})
+    return DEFAULTS | setting("SESSION_MIGRATE", {})
 
 
 # Django's own cache engine takes any error on load for "no session": read through it, a
