@@ -91,7 +91,7 @@ def engine_of(store_class):
 
 def send(signal, sender, **arguments):
     """Send ``signal`` from ``sender`` (a store, its class, or an operator), unless quiet."""
-    if _quiet.get():
+    if not signal.receivers or _quiet.get():
         return
     if not isinstance(sender, type):
         sender = type(sender)

@@ -40,7 +40,7 @@ from django.contrib.sessions.backends.base import (
 from django.utils.crypto import get_random_string
 
 from .. import signals
-from ..exceptions import SessionConflict
+from ..exceptions import SessionConflict, SessionStoreUnavailable
 from ..ids import session_id
 from ..policy import log
 
@@ -63,10 +63,14 @@ class VersionConflict(Exception):
         self.current = current
 
 
+# One encoder for every fingerprint: json.dumps with options builds a new one at each call.
+FINGERPRINT = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def fingerprint(value: Any) -> str:
     """Return a stable text form of a session value, to tell whether it changed."""
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return FINGERPRINT.encode(value)
     except (TypeError, ValueError):
         return repr(value)
 
@@ -102,7 +106,14 @@ class ConditionalSessionBase(SessionBase):
         raise NotImplementedError
 
     def _store(self, name, method, *args):
-        """Run one store operation, timed for ``signals.store_operation``."""
+        """Run one store operation, timed for ``signals.store_operation`` when it has receivers;
+        an outage is marked with the operation's name either way (``store_unavailable``)."""
+        if not signals.store_operation.receivers:  # nobody times it: skip the clock
+            try:
+                return method(*args)
+            except SessionStoreUnavailable as exc:
+                exc.operation = name  # the outermost operation's: its handler runs last
+                raise
         with signals.operation(self, name) as operation:
             result = method(*args)
             if name in ("read", "exists"):

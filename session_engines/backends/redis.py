@@ -78,6 +78,8 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.crypto import constant_time_compare, salted_hmac
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -89,6 +91,7 @@ from redis.retry import Retry
 from .. import near_cache as near
 from .. import signals
 from ..clients import Clients
+from ..conf import setting
 from ..exceptions import SessionStoreUnavailable
 from ..ids import digest, session_id
 from ..policy import session_limit
@@ -135,7 +138,7 @@ UNKNOWN = object()  # which user a session key holds in the store, before we hav
 
 def options():
     """Return SESSION_REDIS over the defaults, read now (never at import)."""
-    return DEFAULTS | getattr(settings, "SESSION_REDIS", {})
+    return DEFAULTS | setting("SESSION_REDIS", {})
 
 
 def connection(opts=None):
@@ -215,8 +218,22 @@ def is_cluster(client):
     return isinstance(client, RedisCluster)
 
 
+_cache_clients = Clients()  # the redis-py client of each cache alias, per process
+
+
+@receiver(setting_changed)
+def _forget_cache_clients(setting, **kwargs):
+    if setting == "CACHES":  # another server behind an alias (tests): its client anew
+        _cache_clients.clear()
+
+
 def cache_client(alias):
-    cache = caches[alias]
+    """Return the redis-py client of the cache ``alias``, looked up once per process (Django's
+    ``caches[alias]`` is a per-thread lookup, and redis-py's clients are thread-safe)."""
+    return _cache_clients.get_or_make((alias,), lambda: client_of(caches[alias], alias))
+
+
+def client_of(cache, alias):
     if isinstance(cache, RedisCache):  # Django's own: server 0 takes the writes, the primary
         return cache._cache.get_client(write=True)
     from django_redis import get_redis_connection  # only for a django-redis cache
@@ -245,6 +262,7 @@ class Value(NamedTuple):
 
 
 FORMAT = "2"  # the stored format encode() writes; decode() reads it and format 1
+COMPACT = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps(separators=) each call
 MAC_SALT = "session_engines.backends.redis"
 
 
@@ -570,7 +588,7 @@ class SessionStore(ConditionalSessionBase):
     # never pickle, so a store writer without SECRET_KEY can at worst log a user out.
 
     def encode(self, session_dict):
-        text = json.dumps(session_dict, separators=(",", ":"))
+        text = COMPACT.encode(session_dict)
         self._written = (session_dict, text)  # the fingerprints' source once it is written
         return f"{FORMAT}|{mac(text)}|{text}"
 

@@ -202,3 +202,18 @@ def test_the_engine_imports_without_django_redis():
         "import session_engines.backends.redis, session_engines.operators.redis\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("source", ["django-redis", "django-rediscache"], indirect=True)
+def test_the_caches_client_is_looked_up_once_per_process_and_again_when_caches_change(
+    source, settings, redis_url
+):
+    client = engine.connection()
+    assert engine.connection() is client  # not caches[alias] at every operation
+    with redis_node() as other:
+        use_source(settings, source, other.url)  # CACHES changed: the new server's client
+        moved = engine.connection()
+        assert moved is not client
+        key = saved(ALICE).session_key
+        assert other.client().exists(f"conn:{session_id(key)}")
+    assert not redis_py.Redis.from_url(redis_url).exists(f"conn:{session_id(key)}")

@@ -244,6 +244,22 @@ def test_an_outage_is_signalled_once_per_503_with_its_operation(store_down, hear
     assert ("read", None) in heard.operations()  # the failed read is timed too
 
 
+def test_an_outage_is_named_by_its_operation_when_nobody_times_operations(store_down):
+    # No store_operation receiver: the engines skip the clock, and still name the operation.
+    heard = []
+    receiver = lambda sender, operation, **kwargs: heard.append(operation)  # noqa: E731
+    signals.store_unavailable.connect(receiver)
+    try:
+        assert not signals.store_operation.receivers
+        client = Client()
+        client.cookies["sessionid"] = "a" * 32
+        assert client.get("/whoami").status_code == 503
+        assert Client().post("/remember").status_code == 503
+    finally:
+        signals.store_unavailable.disconnect(receiver)
+    assert heard == ["read", "create"]
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("source", ["db", "cache", "redis"])  # ours: they signal too
 def test_the_migrating_engine_signals_each_event_once(source, settings, heard, request):
