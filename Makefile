@@ -7,8 +7,9 @@ PORT ?= 8000
 TEST_PACKAGES = redis-server:redis-server redis-sentinel:redis-sentinel haproxy:haproxy nodejs:node npm:npm
 # The HA environment: a throwaway PostgreSQL (binaries off PATH), headless Chromium.
 TEST_PACKAGES += chromium:chromium postgresql:/usr/lib/postgresql/*/bin/initdb
-# The benchmark (make bench; its quick mode runs in the suite): wrk, and ip/tc for --netem.
-BENCH_PACKAGES = wrk:wrk iproute2:tc
+# The benchmark (make bench; its quick mode runs in the suite): wrk, ip/tc for --netem,
+# valgrind for harness.instructions.
+BENCH_PACKAGES = wrk:wrk iproute2:tc valgrind:valgrind
 TEST_PACKAGES += $(BENCH_PACKAGES)
 # The compatibility run: Python 3.13 + Django 6.x (requirements-compat.txt), the DynamoDB tests
 # of the app's suite and of the demo's.
