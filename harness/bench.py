@@ -53,6 +53,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 
 import redis as redis_py
@@ -626,8 +627,26 @@ def overhead(args):
         return overhead_rows(node, iterations=200 if args.quick else 2000)
 
 
+def engine_ops(module, data):
+    """Return (load, save) on a session of ``module``'s engine, saved with ``data`` first: a
+    load by a new store of its key, a save of one key changed each time."""
+    store_class = import_module(module).SessionStore
+    session = store_class()
+    session.update(data)
+    session.save()
+    counter = iter(range(10**9))
+
+    def load():
+        store_class(session.session_key).load()
+
+    def save():
+        session["n"] = next(counter)
+        session.save()
+
+    return load, save
+
+
 def overhead_rows(node, *, iterations):
-    from importlib import import_module
 
     import boto3
     import redis
@@ -644,24 +663,6 @@ def overhead_rows(node, *, iterations):
     )
     table = settings.SESSION_DYNAMODB["TABLE_NAME"]
     data = {"userInfo": {"userId": "bench", "userNm": "Bench User"}}
-
-    def engine_ops(module):
-        store_class = import_module(module).SessionStore
-        session = store_class()
-        session.update(data)
-        session.save()
-        key = session.session_key
-
-        def load():
-            store_class(key).load()
-
-        counter = iter(range(10**9))
-
-        def save():
-            session["n"] = next(counter)
-            session.save()
-
-        return load, save
 
     encoded = json.dumps(data).encode()
     raw_redis.set("raw:bench", encoded)
@@ -692,7 +693,7 @@ def overhead_rows(node, *, iterations):
         stack = contextlib.ExitStack()
         if name == "cache":
             stack.enter_context(override_settings(SESSION_CACHE_ALIAS="sessions"))
-        load, save = engine_ops(module)
+        load, save = engine_ops(module, data)
         raw_load, raw_save = raw[client]
         for operation, ours, theirs, raw_name in [
             ("load", load, raw_load, raw_load_name),

@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .bench import engine_ops
 from .redis import redis_node
 from .servers import require
 
@@ -44,7 +45,6 @@ def child(operation, calls):
     import django
 
     django.setup()
-    from importlib import import_module
 
     import redis
 
@@ -56,17 +56,8 @@ def child(operation, calls):
         call = run[what]
     else:
         module = MODULES.get(engine, f"session_engines.backends.{engine}")
-        store_class = import_module(module).SessionStore
-        session = store_class()
-        session.update({"_auth_user_id": "bench", "userInfo": {"userId": "bench"}})
-        session.save()
-        counter = iter(range(10**9))
-
-        def save():
-            session["n"] = next(counter)
-            session.save()
-
-        call = {"load": lambda: store_class(session.session_key).load(), "save": save}[what]
+        data = {"_auth_user_id": "bench", "userInfo": {"userId": "bench"}}
+        call = dict(zip(("load", "save"), engine_ops(module, data), strict=True))[what]
     for _ in range(WARM_UP + calls):
         call()
 
