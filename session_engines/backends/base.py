@@ -230,11 +230,11 @@ class ConditionalSessionBase(SessionBase):
         self._rotated_from, self._unwritten = None, False
         self._remember(data, version)
         self.modified = True
-        new = session_id(self.session_key)
         if replaced is None:
-            signals.send(signals.session_created, self, session_id=new)
-        else:
-            old = session_id(replaced)
+            if signals.session_created.receivers:  # no digest for nobody
+                signals.send(signals.session_created, self, session_id=session_id(self.session_key))
+        elif signals.session_rotated.receivers:
+            old, new = session_id(replaced), session_id(self.session_key)
             signals.send(signals.session_rotated, self, old_session_id=old, session_id=new)
 
     def save(self, must_create=False):
@@ -280,6 +280,8 @@ class ConditionalSessionBase(SessionBase):
                 return
             session_key = self.session_key
         self._store("delete", self._delete_record, session_key)
+        if not signals.session_ended.receivers:  # no digest for nobody
+            return
         if session_key != self.session_key or not self._unwritten:  # not a key never written
             id = session_id(session_key)
             signals.send(signals.session_ended, self, session_id=id, reason=self.ending, count=1)

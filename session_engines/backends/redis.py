@@ -70,8 +70,10 @@ middleware answers 503), never an empty session.
 
 import functools
 import hashlib
+import hmac
 import json
 import logging
+import os
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -80,7 +82,7 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import salted_hmac
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
@@ -191,14 +193,51 @@ def near_cache(opts=None):
     )
 
 
-def get(key, store=None, id=None):
+class Context(NamedTuple):
+    """What every operation reads before its round trip, read once per settings object and
+    process (``context()``): a session's load or delete would otherwise merge SESSION_REDIS,
+    look up the client and the near cache and read SECRET_KEY several times (about 10 µs)."""
+
+    opts: dict
+    client: Any  # Redis or RedisCluster, as connection() returns it
+    cluster: bool
+    near: Any  # this process's near.NearCache, None when NEAR_CACHE is off
+    prefix: str  # KEY_PREFIX
+    macs: tuple  # keyed_hmac() of SECRET_KEY, then of each of SECRET_KEY_FALLBACKS
+
+
+_context: list = [(None, None)]  # [(the settings object, its Context)], this process's
+
+
+def context():
+    """Return the ``Context`` of the settings in force: made anew when they change
+    (``override_settings``, a setting changed), and in a forked worker."""
+    wrapped, ctx = _context[0]
+    if wrapped is not settings._wrapped or ctx is None:
+        wrapped, opts = settings._wrapped, options()
+        client = connection(opts)
+        near, prefix, macs = near_cache(opts), opts["KEY_PREFIX"], keyed_secrets()
+        ctx = Context(opts, client, is_cluster(client), near, prefix, macs)
+        _context[0] = (wrapped, ctx)  # one assignment: a thread sees the old pair or the new
+    return ctx
+
+
+def _forget_context(**kwargs):
+    _context[0] = (None, None)
+
+
+os.register_at_fork(after_in_child=_forget_context)  # a worker makes its own clients
+setting_changed.connect(_forget_context)  # a setting set in place (settings.X = ...)
+
+
+def get(key, store=None, id=None, ctx=None):
     """Return the value stored under ``key``: from the near cache when on (no round trip for a
     session it holds; ``store`` signals each hit or miss for session ``id``), else one ``GET``."""
-    cache = near_cache()
-    if cache is None:
-        return call("GET", key)
+    ctx = ctx or context()
+    if ctx.near is None:
+        return call("GET", key, ctx=ctx)
     try:
-        value, held = cache.lookup(key)
+        value, held = ctx.near.lookup(key)
     except OUTAGES as exc:
         raise SessionStoreUnavailable(f"Redis GET failed: {exc}") from exc
     if store is not None:
@@ -207,9 +246,9 @@ def get(key, store=None, id=None):
     return value
 
 
-def forget(*keys):
+def forget(*keys, ctx=None):
     """Drop ``keys`` from this process's near cache, if on: it just wrote or deleted them."""
-    cache = near_cache()
+    cache = (ctx or context()).near
     for key in keys if cache is not None else ():
         cache.forget(key)
 
@@ -268,12 +307,25 @@ MAC_SALT = "session_engines.backends.redis"
 
 def mac(text, secret=None):
     """Return the hex HMAC-SHA256 of a session's JSON under SECRET_KEY (or ``secret``): Django's
-    ``salted_hmac(MAC_SALT, text, secret, algorithm="sha256")``, its key derived once. (A copy
-    of a keyed ``hmac.HMAC`` costs less than ``hmac.digest``, which looks the digest up in
+    ``salted_hmac(MAC_SALT, text, secret, algorithm="sha256")``, its key derived once."""
+    return signed(keyed_hmac(settings.SECRET_KEY if secret is None else secret), text.encode())
+
+
+def signed(keyed, data):
+    """Return the hex HMAC of ``data`` (bytes) under ``keyed``, a ``keyed_hmac()``. (A copy of
+    a keyed ``hmac.HMAC`` costs less than ``hmac.digest``, which looks the digest up in
     OpenSSL 3 at every call.)"""
-    keyed = keyed_hmac(settings.SECRET_KEY if secret is None else secret).copy()
-    keyed.update(text.encode())
+    keyed = keyed.copy()
+    keyed.update(data)
     return keyed.hexdigest()
+
+
+def keyed_secrets():
+    """Return ``keyed_hmac()`` of SECRET_KEY, then of each of SECRET_KEY_FALLBACKS: OpenSSL's
+    HMAC object itself where ``hmac.HMAC`` wraps one (its ``copy`` and ``hexdigest`` are then
+    one C call each, not two Python calls more)."""
+    secrets = (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+    return tuple(getattr(keyed, "_hmac", keyed) for keyed in map(keyed_hmac, secrets))
 
 
 @functools.lru_cache(maxsize=8)
@@ -282,14 +334,17 @@ def keyed_hmac(secret):
     return salted_hmac(MAC_SALT, b"", secret=secret, algorithm="sha256")
 
 
-def verified_json(encoded):
+def verified_json(encoded, macs=None):
     """Return the JSON text of a format 2 encoded session, None when its MAC matches no key of
-    SECRET_KEY and SECRET_KEY_FALLBACKS (or ValueError: not format 2)."""
+    SECRET_KEY and SECRET_KEY_FALLBACKS (``macs``: the context's keyed HMACs of them), or
+    ValueError: not format 2."""
     version, tag, text = encoded.split("|", 2)
     if version != FORMAT:
         raise ValueError(f"unknown stored format {version!r}")
-    for secret in (None, *settings.SECRET_KEY_FALLBACKS):
-        if constant_time_compare(tag, mac(text, secret)):
+    macs = keyed_secrets() if macs is None else macs
+    tag, data = tag.encode(), text.encode()  # the tag may hold anything: compare bytes
+    for keyed in macs:
+        if hmac.compare_digest(tag, signed(keyed, data).encode()):
             return text
     return None
 
@@ -320,8 +375,8 @@ class Script:
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         SOURCES[self.sha] = source
 
-    def __call__(self, keys, args, *, wait=False, client=None):
-        return send(self.command(keys, args), wait=wait, client=client)[0]
+    def __call__(self, keys, args, *, wait=False, ctx=None):
+        return send(self.command(keys, args), wait=wait, ctx=ctx)[0]
 
     def command(self, keys, args):
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
@@ -432,37 +487,39 @@ UPDATE_SESSION = Script(COMPARE_AND_SET + "return new\n")
 # Put a session in a user's index. KEYS[1]: the index. ARGV: session digest, ttl seconds.
 INDEX_ADD = Script(INDEX + "index_add(KEYS[1], ARGV[1], ARGV[2])\nreturn 1\n")
 
-# Delete a session and take it out of its user's index. KEYS[1]: the session.
-# ARGV: session digest, user index prefix.
+# Delete a session and take it out of its user's index. KEYS[1]: the session,
+# "<KEY_PREFIX>:<its 64-hex digest>", which names both the member and the index prefix: no ARGV
+# (each argument more costs redis-py's encoding on every logout).
 DELETE = Script(
     INDEX
     + """
 local old = redis.call('GET', KEYS[1])
 if not old then return 0 end
 redis.call('DEL', KEYS[1])
-index_remove(old, ARGV[2], ARGV[1], nil)
+index_remove(old, string.sub(KEYS[1], 1, -66) .. ':user:', string.sub(KEYS[1], -64), nil)
 return 1
 """
 )
 
 
-def call(*command, wait=False, client=None):
-    """Send one command in one round trip (WAIT pipelined behind a write when configured)."""
-    return send(command, wait=wait, client=client)[0]
+def call(*command, wait=False, ctx=None):
+    """Send one command, not a script, in one round trip (WAIT pipelined behind a write when
+    configured)."""
+    return pipelined((command,), wait, ctx)[0]
 
 
-def send(*commands, wait=False, client=None):
+def send(*commands, wait=False, ctx=None):
     """Send ``commands`` in one round trip and return their replies: one pipeline, which a
     cluster client writes to every node it reaches before reading any reply. With ``wait`` and
     WAIT_REPLICAS, a WAIT follows the writes on each node's connection. A script the server
     lacks (restart, failover, a new node) is sent again as EVAL, alone: the other commands ran.
-    ``client``: ``connection()``, when the caller has it already.
+    ``ctx``: ``context()``, when the caller has it already.
     """
-    replies = pipelined(commands, wait, client)
+    replies = pipelined(commands, wait, ctx)
     missing = [n for n, reply in enumerate(replies) if is_no_script(reply)]
     if missing:
         scripts = [("EVAL", SOURCES[commands[n][1]], *commands[n][2:]) for n in missing]
-        for n, reply in zip(missing, pipelined(scripts, wait, client), strict=True):
+        for n, reply in zip(missing, pipelined(scripts, wait, ctx), strict=True):
             replies[n] = reply
     return replies
 
@@ -471,12 +528,11 @@ def is_no_script(reply):
     return isinstance(reply, NoScriptError)
 
 
-def pipelined(commands, wait, client=None):
+def pipelined(commands, wait, ctx=None):
     """Return the replies to ``commands`` (a NoScriptError as a reply), WAIT checked."""
-    opts = options()
+    ctx = ctx or context()
+    opts, client = ctx.opts, ctx.client
     wait = wait and opts["WAIT_REPLICAS"] > 0
-    if client is None:
-        client = connection(opts)
     try:
         if len(commands) == 1 and not wait:
             try:
@@ -531,17 +587,19 @@ def wait_targets(client, commands):
     return {node_name(client, c): route(client, c) for c in commands}
 
 
-def delete_by_digest(session_digest, prefix=None):
+def delete_by_digest(session_digest, prefix=None, ctx=None):
     """End a session and drop it from its user's index; True when it existed."""
+    ctx = ctx or context()
+    prefix = prefix or ctx.prefix
     key = session_key_name(session_digest, prefix)
-    if is_cluster(connection()):  # the index is another slot: read the user as we delete
-        old = call("GETDEL", key, wait=True)
+    if ctx.cluster:  # the index is another slot: read the user as we delete
+        old = call("GETDEL", key, wait=True, ctx=ctx)
         user = stored_user_of(old)
         if user is not None:
-            call("ZREM", user_index_prefix(prefix) + user, session_digest, wait=True)
+            call("ZREM", user_index_prefix(prefix) + user, session_digest, wait=True, ctx=ctx)
         return old is not None
-    existed = DELETE([key], [session_digest, user_index_prefix(prefix)], wait=True)
-    forget(key)
+    existed = DELETE([key], [], wait=True, ctx=ctx)
+    forget(key, ctx=ctx)
     return bool(existed)
 
 
@@ -568,8 +626,9 @@ class SessionStore(ConditionalSessionBase):
         self._stored_user = UNKNOWN
 
     def _read(self, session_key):
+        ctx = context()
         id = session_id(session_key)
-        value = get(session_key_name(id), self, id)
+        value = get(session_key_name(id, ctx.prefix), self, id, ctx)
         if value is None:
             return None
         try:
@@ -579,7 +638,7 @@ class SessionStore(ConditionalSessionBase):
             return None
         if session_key == self.session_key:
             self._stored_user = stored.user
-        data, source = self._decoded(stored.encoded)
+        data, source = self._decoded(stored.encoded, ctx.macs)
         return Stored(data, stored.version, source)
 
     # The stored format: the session's JSON as it is, behind an HMAC of it. Reading it costs
@@ -587,21 +646,22 @@ class SessionStore(ConditionalSessionBase):
     # Django's signed form (format 1) adds base64, a zlib check and its own HMAC. JSON only:
     # never pickle, so a store writer without SECRET_KEY can at worst log a user out.
 
-    def encode(self, session_dict):
+    def encode(self, session_dict, ctx=None):
         text = COMPACT.encode(session_dict)
         self._written = (session_dict, text)  # the fingerprints' source once it is written
-        return f"{FORMAT}|{mac(text)}|{text}"
+        keyed = keyed_hmac(settings.SECRET_KEY) if ctx is None else ctx.macs[0]
+        return f"{FORMAT}|{signed(keyed, text.encode())}|{text}"
 
     def decode(self, session_data):
         return self._decoded(session_data)[0]
 
-    def _decoded(self, encoded):
+    def _decoded(self, encoded, macs=None):
         """Return (the session's data, its JSON text or None) from its encoded form: ``{}``
         when it was not signed with our secret (logged, as Django does) or is not JSON."""
         if "|" not in encoded:  # format 1: Django's signing.dumps
             return super().decode(encoded), None
         try:
-            text = verified_json(encoded)
+            text = verified_json(encoded, macs)
             if text is None:
                 suspicious.warning("Session data corrupted: its HMAC does not match")
                 return {}, None
@@ -618,30 +678,31 @@ class SessionStore(ConditionalSessionBase):
         ttl = self.get_expiry_age()
         if ttl <= 0:  # an expiry already past: nothing to keep
             return 0
+        ctx = context()
         session_digest = session_id(self.session_key)
-        key = session_key_name(session_digest)
+        key = session_key_name(session_digest, ctx.prefix)
         user_id = user_id_of(data)
-        value = pack(self.encode(data), user_id)
-        client = connection()
-        if is_cluster(client):  # no per-user session limit there: one slot per script
+        value = pack(self.encode(data, ctx), user_id)
+        if ctx.cluster:  # no per-user session limit there: one slot per script
             return self._create_on_cluster(key, value, ttl, user_id, replacing)
         ended, old = [], []
         if user_id is None and replacing is None:
-            written = call("SET", key, f"1|{value}", "NX", "EX", ttl, wait=True, client=client)
+            written = call("SET", key, f"1|{value}", "NX", "EX", ttl, wait=True, ctx=ctx)
         else:
-            index = [] if user_id is None else [user_index_name(user_id)]
-            old = [] if replacing is None else [session_key_name(session_id(replacing))]
-            args = [value, ttl, session_digest, "1" if index else "0", user_index_prefix()]
+            user = "" if user_id is None else digest(user_id)
+            users = user_index_prefix(ctx.prefix)
+            index = [] if user_id is None else [users + user]
+            old = [] if replacing is None else [session_key_name(session_id(replacing), ctx.prefix)]
+            args = [value, ttl, session_digest, "1" if index else "0", users]
             args.append("" if replacing is None else session_id(replacing))
             limit = session_limit(data)
-            args += ["0" if limit is None else limit[1], "" if user_id is None else digest(user_id)]
-            args.append(session_key_name(""))
-            written = CREATE([key, *index, *old], args, wait=True, client=client)
+            args += ["0" if limit is None else limit[1], user, session_key_name("", ctx.prefix)]
+            written = CREATE([key, *index, *old], args, wait=True, ctx=ctx)
             ended = [d.decode() for d in written[1:]] if written else []
         if not written:
             raise CreateError
         self._stored_user = None if user_id is None else digest(user_id)
-        forget(*old, *(session_key_name(id) for id in ended))
+        forget(*old, *(session_key_name(id, ctx.prefix) for id in ended), ctx=ctx)
         self._revoked(ended, user_id)
         return 1
 
@@ -668,48 +729,49 @@ class SessionStore(ConditionalSessionBase):
             with signals.ending(self, "expired"):
                 self.delete()
             return version
+        ctx = context()
         session_digest = session_id(self.session_key)
         user_id = user_id_of(data)
         user = None if user_id is None else digest(user_id)
-        index = [] if user_id is None else [user_index_name(user_id)]
-        value = pack(self.encode(data), user_id)
-        key = session_key_name(session_digest)
-        client = connection()
-        cluster = is_cluster(client)
-        if cluster:
+        index = [] if user is None else [user_index_prefix(ctx.prefix) + user]
+        value = pack(self.encode(data, ctx), user_id)
+        key = session_key_name(session_digest, ctx.prefix)
+        if ctx.cluster:
             commands = [UPDATE_SESSION.command([key], [value, ttl, version])]
             commands += [INDEX_ADD.command(index, [session_digest, ttl])] if index else []
-            reply = send(*commands, wait=True)[0]
+            reply = send(*commands, wait=True, ctx=ctx)[0]
         else:
-            args = [value, ttl, version, session_digest, user_index_prefix()]
-            reply = UPDATE([key, *index], args, wait=True, client=client)
-        forget(key)  # written, or found moved or gone: what this process held is stale
+            args = [value, ttl, version, session_digest, user_index_prefix(ctx.prefix)]
+            reply = UPDATE([key, *index], args, wait=True, ctx=ctx)
+        forget(key, ctx=ctx)  # written, or found moved or gone: what this process held is stale
         if isinstance(reply, list):  # saved by another request meanwhile: here it is
             current = unpack(reply[0])
             self._stored_user = current.user
-            data, source = self._decoded(current.encoded)
+            data, source = self._decoded(current.encoded, ctx.macs)
             raise VersionConflict(Stored(data, current.version, source))
         if not reply:
             raise UpdateError
-        if cluster and self._stored_user not in (UNKNOWN, None, user):
+        if ctx.cluster and self._stored_user not in (UNKNOWN, None, user):
             # The user changed: out of the old one's index, only now that the write stands.
-            send(*unindex(self._stored_user, session_digest), wait=True)
+            send(*unindex(self._stored_user, session_digest), wait=True, ctx=ctx)
         self._stored_user = user
         return int(reply)
 
     def _delete_record(self, session_key):
+        ctx = context()
         stored_user = self._stored_user if session_key == self.session_key else UNKNOWN
         session_digest = session_id(session_key)
+        key = session_key_name(session_digest, ctx.prefix)
         if stored_user is None:
-            call("DEL", session_key_name(session_digest), wait=True)
-            forget(session_key_name(session_digest))
-        elif is_cluster(connection()):
+            call("DEL", key, wait=True, ctx=ctx)
+            forget(key, ctx=ctx)
+        elif ctx.cluster:
             # The user unknown (not read): its index keeps the member until it is read and
             # pruned (for_user), rather than a round trip more to read the user first.
             unindexed = [] if stored_user is UNKNOWN else unindex(stored_user, session_digest)
-            send(("DEL", session_key_name(session_digest)), *unindexed, wait=True)
+            send(("DEL", key), *unindexed, wait=True, ctx=ctx)
         else:
-            delete_by_digest(session_id(session_key))
+            delete_by_digest(session_digest, ctx=ctx)
         if session_key == self.session_key:
             self._stored_user = UNKNOWN
 
