@@ -58,9 +58,10 @@ mid-failover is resent alone by redis-py, outside that WAIT). Not used on a clus
 
 Configuration: the ``SESSION_REDIS`` dict, checked by ``session_engines.checks``, read at first
 use (never at import) and then once per settings object and process (``context()``):
-``override_settings`` and any ``setting_changed`` read it anew. The connection comes, in this order, from ``URL`` (a ``redis://``
-or ``rediss://`` URL, AUTH/ACL in it: the engine's own client, one per process, made on first
-use and again after a fork, with ``CONNECTION_KWARGS`` over ``CONNECTION_DEFAULTS``; with
+``override_settings`` and any ``setting_changed`` read it anew. The connection comes, in this
+order, from ``URL`` (a ``redis://`` or ``rediss://`` URL, AUTH/ACL in it: the engine's own
+client, one per process, made on first use and again after a fork, with ``CONNECTION_KWARGS``
+over ``CONNECTION_DEFAULTS``; with
 ``CLUSTER`` a ``redis.cluster.RedisCluster`` from the URL of any node, which follows ``MOVED`` and
 ``ASK``; ``"auto"`` asks the server with ``INFO cluster`` on first connect), else from
 the cache ``CACHE_ALIAS``: a django-redis cache (its pool, timeouts, Sentinel) or Django's own
