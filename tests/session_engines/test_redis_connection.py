@@ -170,6 +170,20 @@ def test_djangos_redis_cache_sends_every_command_to_the_first_server(settings, r
         assert replica.client().info("clients")["connected_clients"] == 1  # only this one
 
 
+def test_what_every_operation_reads_is_read_once_per_settings_object(source, settings, redis_url):
+    ctx = engine.context()
+    assert engine.context() is ctx  # not SESSION_REDIS, the client and SECRET_KEY each time
+    assert ctx.client is engine.connection() and ctx.prefix == "conn"
+    settings.SESSION_REDIS = {**settings.SESSION_REDIS, "KEY_PREFIX": "conn2"}
+    moved = engine.context()
+    assert moved is not ctx and moved.prefix == "conn2"
+    key = saved(ALICE).session_key
+    assert redis_py.Redis.from_url(redis_url).exists(f"conn2:{session_id(key)}")
+    settings.SECRET_KEY = "another secret key, long enough for Django's checks: 0123456789"
+    assert engine.context().macs != moved.macs
+    assert SessionStore(key).load() == {}  # its MAC was made with the other key
+
+
 @pytest.mark.parametrize("source", ["url"], indirect=True)
 def test_the_url_client_is_made_on_first_use_once_per_process_and_options(
     source, settings, monkeypatch
