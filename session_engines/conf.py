@@ -12,7 +12,8 @@ from django.conf import settings
 
 _values: dict = {}
 _read_from: list = [None]  # the settings object (settings._wrapped) _values came from
-_UNSET = object()
+_UNSET = object()  # kept for a setting the project leaves unset
+_UNREAD = object()
 
 
 def setting(name, default=None):
@@ -20,7 +21,7 @@ def setting(name, default=None):
     if settings._wrapped is not _read_from[0]:
         _values.clear()
         _read_from[0] = settings._wrapped
-    value = _values.get(name, _UNSET)
-    if value is _UNSET:
+    value = _values.get(name, _UNREAD)
+    if value is _UNREAD:
         value = _values[name] = getattr(settings, name, _UNSET)
     return default if value is _UNSET else value

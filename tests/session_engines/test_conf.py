@@ -1,5 +1,6 @@
 """session_engines.conf.setting: our settings read once, and again once a test changes them."""
 
+from django.conf import LazySettings
 from django.contrib.auth import SESSION_KEY
 
 from session_engines.conf import setting
@@ -27,3 +28,19 @@ def test_a_dict_setting_changed_in_place_is_seen(settings):
     assert setting("SESSION_POLICY")["IDLE_TIMEOUT"] == 60
     settings.SESSION_POLICY["IDLE_TIMEOUT"] = 90  # the project's own dict, not a copy
     assert setting("SESSION_POLICY")["IDLE_TIMEOUT"] == 90
+
+
+def test_a_setting_is_read_from_django_once_per_settings_object_set_or_not(settings, monkeypatch):
+    settings.SESSION_TEST_SET = 1  # a settings object of this test's own: nothing read yet
+    reads = []
+    lookup = LazySettings.__getattr__
+
+    def counted(self, name):
+        reads.append(name)
+        return lookup(self, name)
+
+    monkeypatch.setattr(LazySettings, "__getattr__", counted)
+    for _ in range(3):
+        assert setting("SESSION_TEST_UNSET", 7) == 7  # Django raises AttributeError for it
+        assert setting("SESSION_TEST_SET") == 1
+    assert sorted(reads) == ["SESSION_TEST_SET", "SESSION_TEST_UNSET"]
