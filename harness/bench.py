@@ -734,11 +734,11 @@ def raw_update_script(client, data):
     session_digest = engine.session_id(store.session_key)
     key, user_id = engine.session_key_name(session_digest), user_id_of(data)
     index = [] if user_id is None else [engine.user_index_name(user_id)]
-    value = engine.pack(store.encode(data), user_id)
+    value = engine.pack(store.encode(data), None if user_id is None else engine.digest(user_id))
     version = [1]
 
     def update():
-        args = [value, 1209600, version[0], session_digest, engine.user_index_prefix()]
+        args = [value, 1209600, version[0]]
         reply = client.execute_command(*engine.UPDATE.command([key, *index], args))
         version[0] = engine.unpack(reply[0]).version if isinstance(reply, list) else reply
 

@@ -158,15 +158,16 @@ def create_redis(store, id, data, expires):
     from .backends import redis
 
     user_id = user_id_of(data)
+    user = None if user_id is None else digest(user_id)
     ttl = int((expires - now()).total_seconds())
-    key, value = redis.session_key_name(id), redis.pack(store.encode(data), user_id)
+    key, value = redis.session_key_name(id), redis.pack(store.encode(data), user)
     create = ("SET", key, f"1|{value}", "NX", "EX", ttl)
     if user_id is None:
         return bool(redis.call(*create, wait=True))
     index = redis.user_index_name(user_id)
     if redis.is_cluster(redis.connection()):  # one slot per script: the index in the pipeline
         return bool(redis.send(create, redis.INDEX_ADD.command([index], [id, ttl]), wait=True)[0])
-    args = [value, ttl, id, "1", redis.user_index_prefix(), "", "0", digest(user_id)]
+    args = [value, ttl, id, "1", redis.user_index_prefix(), "", "0", user]
     return bool(redis.CREATE([key, index], [*args, redis.session_key_name("")], wait=True))
 
 

@@ -80,7 +80,21 @@ def fingerprints(data: dict) -> dict[str, str]:
     return {key: fingerprint(value) for key, value in data.items()}
 
 
-class ConditionalSessionBase(SessionBase):
+class ExpiryAge(SessionBase):
+    """``get_expiry_age()`` without reading the clock when no date asks for it."""
+
+    def get_expiry_age(self, **kwargs):
+        # Django's reads the clock first, though only an expiry set as a date needs it: on
+        # every save, and again in SessionMiddleware for the cookie's max-age.
+        expiry = None if kwargs else self.get("_session_expiry")
+        if not kwargs and not expiry:
+            return self.get_session_cookie_age()
+        if isinstance(expiry, int):  # seconds of idleness
+            return expiry
+        return super().get_expiry_age(**kwargs)
+
+
+class ConditionalSessionBase(ExpiryAge):
     conflict_retries = 10  # write conflicts one save may retry before SessionConflict
     ending = "logout"  # why delete() ends a session, for session_ended (the policy: "expired")
 

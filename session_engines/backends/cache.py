@@ -29,9 +29,10 @@ from django.contrib.sessions.backends.base import UpdateError
 from .. import signals
 from ..exceptions import outage_errors, unavailable_on_outage
 from ..ids import session_id
+from .base import ExpiryAge
 
 
-class SessionStore(cache.SessionStore):
+class SessionStore(ExpiryAge, cache.SessionStore):
     operator = "session_engines.operators.cache.CacheOperator"  # sees and ends its sessions
     ending = "logout"  # why delete() ends a session, for session_ended
     _rotating = False  # in cycle_key(): its create and delete are one rotation

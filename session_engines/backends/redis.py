@@ -351,9 +351,10 @@ def verified_json(encoded, macs=None):
     return None
 
 
-def pack(encoded, user_id):
-    """Return the stored value, less its version (the scripts put that in front)."""
-    return f"{'' if user_id is None else digest(user_id)}|{encoded}"
+def pack(encoded, user):
+    """Return the stored value, less its version (the scripts put that in front); ``user``:
+    the user id's digest, or None."""
+    return f"{user or ''}|{encoded}"
 
 
 def unpack(value):
@@ -387,6 +388,9 @@ class Script:
 # Lua shared by the scripts: put a session in its user's index (scored by expiry; expired members
 # pruned; the index expires with its longest-lived member), and take one out of its old user's.
 INDEX = """
+local function names(key)  -- a session's key, "<KEY_PREFIX>:<digest>": its index member, prefix
+  return string.sub(key, -64), string.sub(key, 1, -66) .. ':user:'
+end
 local function index_add(index, member, ttl)
   local now = tonumber(redis.call('TIME')[1])
   redis.call('ZADD', index, now + tonumber(ttl), member)
@@ -472,13 +476,14 @@ redis.call('SET', KEYS[1], new .. '|' .. ARGV[1], 'XX', 'EX', ARGV[2])
 
 # COMPARE_AND_SET, and the session moved to its user's index in the same step.
 # KEYS: the session, its user's index (when present). ARGV: value less its version, ttl seconds,
-# expected version, session digest, user index prefix.
+# expected version. (The index member and prefix come from KEYS[1], as in DELETE.)
 UPDATE = Script(
     INDEX
     + COMPARE_AND_SET
     + """
-index_remove(old, ARGV[5], ARGV[4], KEYS[2])
-if KEYS[2] then index_add(KEYS[2], ARGV[4], ARGV[2]) end
+local member, users = names(KEYS[1])
+index_remove(old, users, member, KEYS[2])
+if KEYS[2] then index_add(KEYS[2], member, ARGV[2]) end
 return new
 """
 )
@@ -498,7 +503,8 @@ DELETE = Script(
 local old = redis.call('GET', KEYS[1])
 if not old then return 0 end
 redis.call('DEL', KEYS[1])
-index_remove(old, string.sub(KEYS[1], 1, -66) .. ':user:', string.sub(KEYS[1], -64), nil)
+local member, users = names(KEYS[1])
+index_remove(old, users, member, nil)
 return 1
 """
 )
@@ -626,10 +632,18 @@ class SessionStore(ConditionalSessionBase):
         # The user id digest stored under self.session_key, as last read or written here:
         # None (no user) lets writes skip the index script.
         self._stored_user = UNKNOWN
+        self._last_id = (None, None)  # (a session key, its session_id): see _id
+
+    def _id(self, session_key):
+        """Return ``session_id(session_key)``, kept for the last key: a request that reads a
+        session and then writes or deletes it digests its key once."""
+        if self._last_id[0] != session_key:
+            self._last_id = (session_key, session_id(session_key))
+        return self._last_id[1]
 
     def _read(self, session_key):
         ctx = context()
-        id = session_id(session_key)
+        id = self._id(session_key)
         value = get(session_key_name(id, ctx.prefix), self, id, ctx)
         if value is None:
             return None
@@ -681,36 +695,37 @@ class SessionStore(ConditionalSessionBase):
         if ttl <= 0:  # an expiry already past: nothing to keep
             return 0
         ctx = context()
-        session_digest = session_id(self.session_key)
+        session_digest = self._id(self.session_key)
         key = session_key_name(session_digest, ctx.prefix)
         user_id = user_id_of(data)
-        value = pack(self.encode(data, ctx), user_id)
+        user = None if user_id is None else digest(user_id)
+        value = pack(self.encode(data, ctx), user)
         if ctx.cluster:  # no per-user session limit there: one slot per script
             return self._create_on_cluster(key, value, ttl, user_id, replacing)
         ended, old = [], []
         if user_id is None and replacing is None:
             written = call("SET", key, f"1|{value}", "NX", "EX", ttl, wait=True, ctx=ctx)
         else:
-            user = "" if user_id is None else digest(user_id)
             users = user_index_prefix(ctx.prefix)
-            index = [] if user_id is None else [users + user]
-            old = [] if replacing is None else [session_key_name(session_id(replacing), ctx.prefix)]
-            args = [value, ttl, session_digest, "1" if index else "0", users]
-            args.append("" if replacing is None else session_id(replacing))
+            index = [] if user is None else [users + user]
+            replaced = "" if replacing is None else session_id(replacing)
+            old = [session_key_name(replaced, ctx.prefix)] if replaced else []
+            args = [value, ttl, session_digest, "1" if index else "0", users, replaced]
             limit = session_limit(data)
-            args += ["0" if limit is None else limit[1], user, session_key_name("", ctx.prefix)]
+            args += ["0" if limit is None else limit[1], user or ""]
+            args.append(session_key_name("", ctx.prefix))
             written = CREATE([key, *index, *old], args, wait=True, ctx=ctx)
             ended = [d.decode() for d in written[1:]] if written else []
         if not written:
             raise CreateError
-        self._stored_user = None if user_id is None else digest(user_id)
+        self._stored_user = user
         forget(*old, *(session_key_name(id, ctx.prefix) for id in ended), ctx=ctx)
         self._revoked(ended, user_id)
         return 1
 
     def _create_on_cluster(self, key, value, ttl, user_id, replacing):
         """Create the session and index it in one pipeline; then delete the one it replaces."""
-        session_digest = session_id(self.session_key)
+        session_digest = self._id(self.session_key)
         commands = [("SET", key, f"1|{value}", "NX", "EX", ttl)]
         if user_id is not None:
             commands.append(INDEX_ADD.command([user_index_name(user_id)], [session_digest, ttl]))
@@ -732,19 +747,18 @@ class SessionStore(ConditionalSessionBase):
                 self.delete()
             return version
         ctx = context()
-        session_digest = session_id(self.session_key)
+        session_digest = self._id(self.session_key)
         user_id = user_id_of(data)
         user = None if user_id is None else digest(user_id)
         index = [] if user is None else [user_index_prefix(ctx.prefix) + user]
-        value = pack(self.encode(data, ctx), user_id)
+        value = pack(self.encode(data, ctx), user)
         key = session_key_name(session_digest, ctx.prefix)
         if ctx.cluster:
             commands = [UPDATE_SESSION.command([key], [value, ttl, version])]
             commands += [INDEX_ADD.command(index, [session_digest, ttl])] if index else []
             reply = send(*commands, wait=True, ctx=ctx)[0]
         else:
-            args = [value, ttl, version, session_digest, user_index_prefix(ctx.prefix)]
-            reply = UPDATE([key, *index], args, wait=True, ctx=ctx)
+            reply = UPDATE([key, *index], [value, ttl, version], wait=True, ctx=ctx)
         forget(key, ctx=ctx)  # written, or found moved or gone: what this process held is stale
         if isinstance(reply, list):  # saved by another request meanwhile: here it is
             current = unpack(reply[0])
@@ -762,7 +776,7 @@ class SessionStore(ConditionalSessionBase):
     def _delete_record(self, session_key):
         ctx = context()
         stored_user = self._stored_user if session_key == self.session_key else UNKNOWN
-        session_digest = session_id(session_key)
+        session_digest = self._id(session_key)
         key = session_key_name(session_digest, ctx.prefix)
         if stored_user is None:
             call("DEL", key, wait=True, ctx=ctx)

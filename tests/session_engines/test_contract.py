@@ -148,6 +148,15 @@ def test_custom_expiry(SessionStore, run, monkeypatch):
     assert run(session.get_expiry_age) == settings.SESSION_COOKIE_AGE
 
 
+def test_the_age_of_a_session_with_no_expiry_of_its_own_reads_no_clock(SessionStore, monkeypatch):
+    session = SessionStore()
+    session["a"] = 1
+    monkeypatch.setattr(timezone, "now", lambda: pytest.fail("read the clock"))
+    assert session.get_expiry_age() == settings.SESSION_COOKIE_AGE  # at every save, twice
+    session.set_expiry(30)
+    assert session.get_expiry_age() == 30
+
+
 @pytest.mark.parametrize("at_browser_close", [False, True])
 def test_expire_at_browser_close(SessionStore, run, at_browser_close):
     session = SessionStore()

@@ -5,7 +5,7 @@ import hashlib
 from harness.redis import Recorder
 from session_engines.backends import redis as engine
 from session_engines.backends.redis import SessionStore
-from session_engines.ids import session_id
+from session_engines.ids import digest, session_id
 from session_engines.operators import get_operator
 from session_engines.operators.redis import RedisOperator
 
@@ -85,7 +85,7 @@ def test_for_user_prunes_stale_members(native_redis):
     moved = session_of("alice")
     native_redis.set(  # rewritten for another user by something that bypassed the engine
         engine.session_key_name(session_id(moved.session_key)),
-        "1|" + engine.pack(SessionStore().encode({"_auth_user_id": "bob"}), "bob"),
+        "1|" + engine.pack(SessionStore().encode({"_auth_user_id": "bob"}), digest("bob")),
     )
     assert [r.id for r in RedisOperator().for_user("alice")] == [session_id(kept.session_key)]
     members = {m.decode() for m in native_redis.zrange(engine.user_index_name("alice"), 0, -1)}
