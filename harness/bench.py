@@ -734,7 +734,7 @@ def raw_update_script(client, data):
     session_digest = engine.session_id(store.session_key)
     key, user_id = engine.session_key_name(session_digest), user_id_of(data)
     index = [] if user_id is None else [engine.user_index_name(user_id)]
-    value = engine.pack(store.encode(data), None if user_id is None else engine.digest(user_id))
+    value = engine.pack(store.encode(data), engine.user_digest(user_id))
     version = [1]
 
     def update():

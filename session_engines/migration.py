@@ -34,7 +34,6 @@ from django.utils.module_loading import import_string
 
 from .backends import base
 from .exceptions import SessionStoreUnavailable, unavailable_on_outage
-from .ids import digest
 from .operators import operator_for
 from .users import user_id_of
 
@@ -158,7 +157,7 @@ def create_redis(store, id, data, expires):
     from .backends import redis
 
     user_id = user_id_of(data)
-    user = None if user_id is None else digest(user_id)
+    user = redis.user_digest(user_id)
     ttl = int((expires - now()).total_seconds())
     key, value = redis.session_key_name(id), redis.pack(store.encode(data), user)
     create = ("SET", key, f"1|{value}", "NX", "EX", ttl)

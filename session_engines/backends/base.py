@@ -86,12 +86,14 @@ class ExpiryAge(SessionBase):
     def get_expiry_age(self, **kwargs):
         # Django's reads the clock first, though only an expiry set as a date needs it: on
         # every save, and again in SessionMiddleware for the cookie's max-age.
-        expiry = None if kwargs else self.get("_session_expiry")
-        if not kwargs and not expiry:
+        if kwargs:
+            return super().get_expiry_age(**kwargs)
+        expiry = self.get("_session_expiry")
+        if not expiry:
             return self.get_session_cookie_age()
         if isinstance(expiry, int):  # seconds of idleness
             return expiry
-        return super().get_expiry_age(**kwargs)
+        return super().get_expiry_age()
 
 
 class ConditionalSessionBase(ExpiryAge):

@@ -351,6 +351,12 @@ def verified_json(encoded, macs=None):
     return None
 
 
+def user_digest(user_id):
+    """Return the digest of a user id, as the stored value and the index name hold it (None for
+    no user)."""
+    return None if user_id is None else digest(user_id)
+
+
 def pack(encoded, user):
     """Return the stored value, less its version (the scripts put that in front); ``user``:
     the user id's digest, or None."""
@@ -698,7 +704,7 @@ class SessionStore(ConditionalSessionBase):
         session_digest = self._id(self.session_key)
         key = session_key_name(session_digest, ctx.prefix)
         user_id = user_id_of(data)
-        user = None if user_id is None else digest(user_id)
+        user = user_digest(user_id)
         value = pack(self.encode(data, ctx), user)
         if ctx.cluster:  # no per-user session limit there: one slot per script
             return self._create_on_cluster(key, value, ttl, user_id, replacing)
@@ -749,7 +755,7 @@ class SessionStore(ConditionalSessionBase):
         ctx = context()
         session_digest = self._id(self.session_key)
         user_id = user_id_of(data)
-        user = None if user_id is None else digest(user_id)
+        user = user_digest(user_id)
         index = [] if user is None else [user_index_prefix(ctx.prefix) + user]
         value = pack(self.encode(data, ctx), user)
         key = session_key_name(session_digest, ctx.prefix)
