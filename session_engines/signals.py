@@ -122,12 +122,14 @@ class operation:  # noqa: N801 (used as a function: ``with signals.operation(sto
         self.token = None
 
     def __enter__(self):
-        if not _timing.get():
+        if store_operation.receivers and not _timing.get():
             self.token, self.started = _timing.set(True), time.perf_counter()
         return self.result
 
     def __exit__(self, kind, exc, traceback):
-        if self.token is None:  # nested
+        if self.token is None:  # nested, or nobody times it: no clock
+            if not store_operation.receivers and isinstance(exc, SessionStoreUnavailable):
+                exc.operation = self.name  # the outermost operation's: its exit runs last
             return
         if isinstance(exc, SessionStoreUnavailable) and getattr(exc, "operation", None) is None:
             exc.operation = self.name

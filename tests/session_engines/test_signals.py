@@ -260,6 +260,20 @@ def test_an_outage_is_named_by_its_operation_when_nobody_times_operations(store_
     assert heard == ["read", "create"]
 
 
+@pytest.mark.parametrize("timed", [False, True], ids=["untimed", "timed"])
+def test_an_outage_in_nested_operations_is_named_by_the_outermost(timed):
+    receiver = lambda **kwargs: None  # noqa: E731
+    if timed:
+        signals.store_operation.connect(receiver)
+    try:
+        with pytest.raises(SessionStoreUnavailable) as raised:
+            with signals.operation(object(), "update"), signals.operation(object(), "read"):
+                raise SessionStoreUnavailable("down")
+    finally:
+        signals.store_operation.disconnect(receiver)
+    assert raised.value.operation == "update"
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("source", ["db", "cache", "redis"])  # ours: they signal too
 def test_the_migrating_engine_signals_each_event_once(source, settings, heard, request):
